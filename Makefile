@@ -1,0 +1,62 @@
+# lua-autopilot: thin wrappers only; the logic lives in scripts/ and the sources.
+LUA        ?= lua5.4
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+BUILD      ?= build
+OPT        ?= -O2 -g
+SANITIZE   ?=
+WARN        = -std=c11 -Wall -Wextra -pedantic -Wmissing-prototypes -Wshadow -Wstrict-prototypes \
+              -Wformat=2 -Wno-unused-parameter
+CPPFLAGS   += -D_GNU_SOURCE
+CFLAGS_ALL  = $(OPT) $(WARN) $(SANITIZE) -fPIC -fvisibility=hidden $(CFLAGS)
+LUA_CFLAGS := $(shell $(PKG_CONFIG) --cflags lua5.4)
+CURL_FLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
+MHD_FLAGS  := $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+CORE_LIBS  := $(shell $(PKG_CONFIG) --libs libcurl libcrypto)
+EMU_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd libcrypto zlib) -lpthread
+
+CORE_SRC = $(wildcard src/*.c)
+EMU_SRC  = $(wildcard src/emulator/*.c)
+CORE_SO  = $(BUILD)/autopilot/core.so
+EMU_SO   = $(BUILD)/autopilot/emulator/host.so
+
+.PHONY: all build test check lint asan valgrind bench demo clean install
+all build: $(CORE_SO) $(EMU_SO)
+
+$(CORE_SO): $(CORE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(LUA_CFLAGS) $(CURL_FLAGS) -shared -o $@ $(CORE_SRC) $(CORE_LIBS) $(LDFLAGS)
+
+$(EMU_SO): $(EMU_SRC) $(wildcard src/emulator/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(LUA_CFLAGS) $(MHD_FLAGS) -shared -o $@ $(EMU_SRC) $(EMU_LIBS) $(LDFLAGS)
+
+# The README's test command is scripts/test.sh; these targets are what it calls.
+test: build
+	sh scripts/busted.sh
+
+lint:
+	sh scripts/lint.sh
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build
+	sh scripts/busted.sh --asan
+
+valgrind: build
+	sh scripts/busted.sh --valgrind
+
+check:
+	sh scripts/test.sh
+
+bench: build
+	sh scripts/bench.sh
+
+demo: build
+	$(LUA) examples/demo.lua
+
+install:
+	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-scm-1.rockspec
+	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-emulator-scm-1.rockspec
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages the project needs, once; a no-op when they are all present.
+set -eu
+PKGS="make gcc pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-check luarocks
+      libcurl4-openssl-dev libssl-dev libmicrohttpd-dev zlib1g-dev valgrind curl openssl"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >&2
