@@ -51,8 +51,10 @@ check:
 bench: build
 	sh scripts/bench.sh
 
+RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;'
+
 demo: build
-	$(LUA) examples/demo.lua
+	$(RUN_ENV) $(LUA) examples/demo.lua
 
 install:
 	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-scm-1.rockspec

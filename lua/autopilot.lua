@@ -1,0 +1,500 @@
+--- lua-autopilot: take the assigned user off Windows Autopilot devices through Microsoft Graph.
+--
+--     local autopilot = require "autopilot"
+--     local client = assert(autopilot.connect{ tenant = "contoso.onmicrosoft.com",
+--                                              client_id = "...", client_secret = "..." })
+--     local ok, err = client:unassign_user("5f0e5a5c-7b8b-4f8e-9d5b-0d8a2b6c1e3f")
+--
+-- Failures caused by the network, the service or the identity platform are returned as `nil, err`
+-- (see `autopilot.errors` for the shape); wrong argument types and unknown options raise at once,
+-- before any request is sent.
+-- @module autopilot
+local core = require "autopilot.core"
+local errors = require "autopilot.errors"
+local ids = require "autopilot.ids"
+local clouds = require "autopilot.clouds"
+local odata = require "autopilot.odata"
+local json = require("cjson.safe").new()
+
+local M = {
+  _VERSION = "lua-autopilot " .. core._VERSION,
+  errors = errors,
+}
+
+local COLLECTION = "/deviceManagement/windowsAutopilotDeviceIdentities"
+
+-- option name -> accepted Lua types (a set); anything else raises, naming the option
+local OPTIONS = {
+  tenant = { string = true }, client_id = { string = true }, client_secret = { string = true },
+  access_token = { string = true }, cloud = { string = true }, graph_url = { string = true },
+  login_url = { string = true }, api_version = { string = true }, ca_file = { string = true },
+  ca_path = { string = true }, timeout = { number = true }, connect_timeout = { number = true },
+  stall_timeout = { number = true }, max_retries = { number = true }, max_retry_wait = { number = true },
+  concurrency = { number = true }, limit = { table = true, boolean = true },
+  insecure_skip_tls_verify = { boolean = true },
+}
+
+local function check_options(opts)
+  for k, v in pairs(opts) do
+    local accepted = OPTIONS[k]
+    if not accepted then error("autopilot.connect: unknown option '" .. tostring(k) .. "'", 3) end
+    if not accepted[type(v)] then
+      local names = {}
+      for t in pairs(accepted) do names[#names + 1] = t end
+      table.sort(names)
+      error(string.format("autopilot.connect: option '%s' must be a %s, got %s", k,
+        table.concat(names, " or "), type(v)), 3)
+    end
+  end
+  for _, k in ipairs { "max_retries", "concurrency" } do
+    local v = opts[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
+      error("autopilot.connect: option '" .. k .. "' must be a non-negative integer", 3)
+    end
+  end
+  if opts.concurrency == 0 then error("autopilot.connect: option 'concurrency' must be at least 1", 3) end
+end
+
+local function env_options()
+  local opts = {}
+  for key, var in pairs { tenant = "AZURE_TENANT_ID", client_id = "AZURE_CLIENT_ID",
+                          client_secret = "AZURE_CLIENT_SECRET" } do
+    local v = os.getenv(var)
+    if v and v ~= "" then opts[key] = v end
+  end
+  return opts
+end
+
+local function config_error(message)
+  return nil, errors.new { code = "InvalidConfiguration", message = message, kind = "input" }
+end
+
+-- A base URL: http or https, no query, no trailing slash.
+local function check_base_url(name, url)
+  if not url:find("^https?://[%w%.%-%[%]:]+") or url:find("[%s%c?#]") then
+    return nil, name .. " must be an http(s) URL without query, got " .. ids.describe(url)
+  end
+  return (url:gsub("/+$", ""))
+end
+
+-- Tenant names go into a URL path: a GUID or a domain name, nothing else.
+local function check_tenant(tenant)
+  if ids.is_guid(tenant) or tenant:find("^[%w][%w%-%.]*[%w]$") then return true end
+  return nil, "tenant must be a tenant GUID or a domain name, got " .. ids.describe(tenant)
+end
+
+local Client = {}
+Client.__index = Client
+Client.__name = "autopilot.Client"
+
+--- Connect: check the options and prepare a session. No request is sent until the first call.
+-- With no argument, reads AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.
+-- @tparam[opt] table opts `tenant`, `client_id`, `client_secret` or `access_token`; `cloud` ("global",
+--   "usgov", "dod", "china"), `graph_url`, `login_url` (overrides, e.g. the emulator), `api_version` ("v1.0" or
+--   "beta"), `ca_file`, `ca_path`, `timeout` (seconds, whole request), `connect_timeout`, `stall_timeout`,
+--   `max_retries`, `max_retry_wait` (seconds spent waiting in all), `concurrency`, `limit` (`{ writes = n,
+--   seconds = s }` or false), `insecure_skip_tls_verify` (tests only)
+-- @treturn[1] autopilot.Client
+-- @return[2] nil
+-- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
+function M.connect(opts)
+  if opts == nil then
+    opts = env_options()
+  elseif type(opts) ~= "table" then
+    error("autopilot.connect: options must be a table, got " .. type(opts), 2)
+  end
+  check_options(opts)
+  local cloud_name = opts.cloud or "global"
+  local cloud, cerr = clouds.lookup(cloud_name)
+  if not cloud then return config_error(cerr) end
+  local api_version = opts.api_version or "v1.0"
+  if api_version ~= "v1.0" and api_version ~= "beta" then
+    return config_error("api_version must be \"v1.0\" or \"beta\", got " .. ids.describe(api_version))
+  end
+  local graph_url, gerr = check_base_url("graph_url", opts.graph_url or cloud.graph)
+  if not graph_url then return config_error(gerr) end
+  local login_url, lerr = check_base_url("login_url", opts.login_url or cloud.login)
+  if not login_url then return config_error(lerr) end
+
+  local auth
+  if opts.access_token then
+    if opts.access_token == "" or opts.access_token:find("[%s%c]") then
+      return config_error("access_token must be a non-empty token without spaces or control characters")
+    end
+    auth = { kind = "token", access_token = opts.access_token }
+  elseif opts.client_secret then
+    if not opts.tenant then return config_error("client_secret needs tenant (or AZURE_TENANT_ID)") end
+    if not opts.client_id then return config_error("client_secret needs client_id (or AZURE_CLIENT_ID)") end
+    local ok, terr = check_tenant(opts.tenant)
+    if not ok then return config_error(terr) end
+    if opts.tenant == "common" or opts.tenant == "organizations" or opts.tenant == "consumers" then
+      return config_error("client credentials need a real tenant, not '" .. opts.tenant .. "'")
+    end
+    auth = {
+      kind = "client_secret", client_id = opts.client_id, client_secret = opts.client_secret,
+      token_url = login_url .. "/" .. opts.tenant .. "/oauth2/v2.0/token",
+      -- the .default scope names the cloud's own Graph host, even when graph_url points at a proxy or the emulator
+      scope = cloud.graph .. "/.default",
+    }
+  else
+    return config_error("no credentials: give access_token, or tenant + client_id + client_secret "
+      .. "(or set AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")
+  end
+
+  local limit = opts.limit
+  if type(limit) == "table" then
+    if math.type(limit.writes) ~= "integer" or limit.writes < 1 or type(limit.seconds) ~= "number"
+       or limit.seconds <= 0 then
+      error("autopilot.connect: option 'limit' must be { writes = positive integer, seconds = positive number }", 2)
+    end
+  elseif limit == true then
+    error("autopilot.connect: option 'limit' must be a table or false", 2)
+  end
+
+  local session = core.session {
+    user_agent = "lua-autopilot/" .. core._VERSION .. " libcurl/" .. core.curl_version,
+    timeout = opts.timeout, connect_timeout = opts.connect_timeout, stall_timeout = opts.stall_timeout,
+    ca_file = opts.ca_file, ca_path = opts.ca_path,
+    insecure_skip_tls_verify = opts.insecure_skip_tls_verify or false,
+    max_retries = opts.max_retries, max_retry_wait = opts.max_retry_wait,
+    concurrency = opts.concurrency, limit = limit or nil,
+    auth = auth, decode = json.decode,
+  }
+  return setmetatable({
+    _session = session, graph_url = graph_url, login_url = login_url, api_version = api_version,
+    cloud = opts.cloud or (opts.graph_url and "custom" or "global"), tenant = opts.tenant,
+    client_id = opts.client_id, flow = auth.kind,
+  }, Client)
+end
+
+--- The absolute URL of a Graph path under this client's API version.
+-- @tparam string path starting with "/"
+-- @treturn string
+function Client:_url(path)
+  return self.graph_url .. "/" .. self.api_version .. path
+end
+
+local function check_id(id, what)
+  if type(id) ~= "string" then
+    error((what or "device id") .. " must be a string, got " .. type(id), 3)
+  end
+  local ok, why = ids.check(id)
+  if not ok then return nil, errors.input("InvalidDeviceId", why) end
+  return true
+end
+
+local function device_path(id, via_profile)
+  if via_profile then
+    return COLLECTION .. "/" .. id .. "/deploymentProfile/assignedDevices/" .. id
+  end
+  return COLLECTION .. "/" .. id
+end
+
+local function check_opts(opts, allowed, fname)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(fname .. ": options must be a table, got " .. type(opts), 3) end
+  for k, v in pairs(opts) do
+    local t = allowed[k]
+    if not t then error(fname .. ": unknown option '" .. tostring(k) .. "'", 3) end
+    if type(v) ~= t then error(fname .. ": option '" .. k .. "' must be a " .. t .. ", got " .. type(v), 3) end
+  end
+  return opts
+end
+
+--- The request table for an action on one device, for `_session:submit` (used by the bulk runner).
+-- @tparam string id a checked device id
+-- @tparam string action e.g. "unassignUserFromDevice"
+-- @tparam[opt] table body encoded as JSON; nil sends no body
+-- @tparam[opt] table opts `via_profile` (beta's second path)
+-- @treturn table request
+function Client:_action_request(id, action, body, opts)
+  local req = {
+    method = "POST", url = self:_url(device_path(id, opts and opts.via_profile) .. "/" .. action),
+    idempotent = true,
+  }
+  if body then
+    req.body = json.encode(body)
+    req.headers = { ["Content-Type"] = "application/json" }
+  end
+  return req
+end
+
+local function ensure_open(self)
+  if not self._session then error("autopilot.Client is closed", 3) end
+end
+
+-- Send one request and return the core's result, or nil and the error value.
+local function send(self, req)
+  ensure_open(self)
+  local result = self._session:request(req)
+  local err = errors.from_result(result)
+  if err then return nil, err end
+  return result
+end
+
+local function decode_body(result)
+  if result.status == 204 or result.body == nil or result.body == "" then return true end
+  local v = json.decode(result.body)
+  if type(v) ~= "table" then return nil, errors.invalid_response(result, "the reply is not valid JSON") end
+  return v
+end
+
+local Device = {}
+Device.__name = "autopilot.Device"
+Device.__index = Device
+
+--- One line for the REPL: id, serial, user, group tag.
+function Device.__tostring(d)
+  local user = d.userPrincipalName
+  return string.format("autopilot.Device %s serial=%q user=%s groupTag=%q", tostring(d.id),
+    tostring(d.serialNumber or ""), (user and user ~= "") and user or "(none)", tostring(d.groupTag or ""))
+end
+
+--- Mark a plain device table so that it prints readably; fields stay Graph's camelCase names.
+-- @tparam table d
+-- @treturn table d
+function M.device_value(d)
+  if type(d) == "table" and getmetatable(d) == nil then setmetatable(d, Device) end
+  return d
+end
+
+--- Take the assigned user off a device (`POST .../{id}/unassignUserFromDevice`, 204 on success).
+-- @tparam string id the device's Autopilot id (a GUID)
+-- @tparam[opt] table opts `via_profile = true` for beta's path through deploymentProfile/assignedDevices
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] autopilot.Error (`code` "InvalidDeviceId" with nothing sent for a malformed id)
+function Client:unassign_user(id, opts)
+  opts = check_opts(opts, { via_profile = "boolean" }, "unassign_user")
+  local ok, err = check_id(id)
+  if not ok then return nil, err end
+  local _, serr = send(self, self:_action_request(id, "unassignUserFromDevice", nil, opts))
+  if serr then return nil, serr end
+  return true
+end
+
+--- Assign a user to a device (`assignUserToDevice`).
+-- @tparam string id device id
+-- @tparam string upn the user's principal name
+-- @tparam[opt] string addressable_name the name shown at sign-in (defaults to the UPN)
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] autopilot.Error
+function Client:assign_user(id, upn, addressable_name)
+  if type(upn) ~= "string" then error("assign_user: upn must be a string, got " .. type(upn), 2) end
+  if addressable_name ~= nil and type(addressable_name) ~= "string" then
+    error("assign_user: addressable_name must be a string, got " .. type(addressable_name), 2)
+  end
+  local ok, err = check_id(id)
+  if not ok then return nil, err end
+  if upn == "" or upn:find("[%s%c]") then
+    return nil, errors.input("InvalidUserPrincipalName", "upn must be a user principal name, got " .. ids.describe(upn))
+  end
+  local body = { userPrincipalName = upn, addressableUserName = addressable_name or upn }
+  local _, serr = send(self, self:_action_request(id, "assignUserToDevice", body))
+  if serr then return nil, serr end
+  return true
+end
+
+local UPDATABLE = {
+  ["v1.0"] = { userPrincipalName = true, addressableUserName = true, groupTag = true, displayName = true },
+  beta = { userPrincipalName = true, addressableUserName = true, groupTag = true, displayName = true,
+           deviceAccountUpn = true, deviceAccountPassword = true, deviceFriendlyName = true },
+}
+
+--- Update a device's properties (`updateDeviceProperties`).
+-- @tparam string id device id
+-- @tparam table fields Graph property names to values (strings): userPrincipalName, addressableUserName,
+--   groupTag, displayName; beta adds deviceAccountUpn, deviceAccountPassword, deviceFriendlyName
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] autopilot.Error
+function Client:update_device(id, fields)
+  if type(fields) ~= "table" then error("update_device: fields must be a table, got " .. type(fields), 2) end
+  local allowed = UPDATABLE[self.api_version]
+  for k, v in pairs(fields) do
+    if not allowed[k] then
+      error("update_device: '" .. tostring(k) .. "' cannot be updated in " .. self.api_version, 2)
+    end
+    if type(v) ~= "string" then error("update_device: '" .. k .. "' must be a string, got " .. type(v), 2) end
+  end
+  if next(fields) == nil then error("update_device: fields is empty", 2) end
+  local ok, err = check_id(id)
+  if not ok then return nil, err end
+  local _, serr = send(self, self:_action_request(id, "updateDeviceProperties", fields))
+  if serr then return nil, serr end
+  return true
+end
+
+--- Delete a device's Autopilot registration.
+-- @tparam string id device id
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] autopilot.Error (the service answers 400, not 404, for an unknown id)
+function Client:delete_device(id)
+  local ok, err = check_id(id)
+  if not ok then return nil, err end
+  local _, serr = send(self, { method = "DELETE", url = self:_url(device_path(id)), idempotent = true })
+  if serr then return nil, serr end
+  return true
+end
+
+--- Read one device.
+-- @tparam string id device id
+-- @tparam[opt] table opts `via_profile = true` (beta)
+-- @treturn[1] table the device, Graph's property names as keys; prints readably
+-- @return[2] nil
+-- @treturn[2] autopilot.Error (status 404, code "ResourceNotFound" for an unknown id)
+function Client:device(id, opts)
+  opts = check_opts(opts, { via_profile = "boolean" }, "device")
+  local ok, err = check_id(id)
+  if not ok then return nil, err end
+  local result, serr = send(self, { method = "GET", url = self:_url(device_path(id, opts.via_profile)),
+                                    idempotent = true })
+  if not result then return nil, serr end
+  local d, derr = decode_body(result)
+  if d == true then return nil, errors.invalid_response(result, "the device reply has no body") end
+  if not d then return nil, derr end
+  return M.device_value(d)
+end
+
+-- GET a page URL and decode it (the fetch function of odata.pages).
+local function fetch_page(self, url)
+  local result, err = send(self, { method = "GET", url = url, idempotent = true })
+  if not result then return nil, err end
+  local page, derr = decode_body(result)
+  if page == true then return nil, errors.invalid_response(result, "the page reply has no body") end
+  return page, derr
+end
+
+--- Walk every matching device, page by page, in memory bounded by one page.
+-- A failure in the middle of the listing is reported, never swallowed: the iterator then returns
+-- `false, err` once and ends.
+--
+--     for device, err in client:each_device{ group_tag = "Kiosk" } do
+--       if not device then error(tostring(err)) end
+--       print(device)
+--     end
+-- @tparam[opt] table query `serial`, `group_tag`, `model`, `user`, `display_name` (exact matches),
+--   `filter` (raw OData `$filter`), `top` (page size)
+-- @treturn function iterator yielding a device table, or `false, autopilot.Error` once on failure
+function Client:each_device(query)
+  ensure_open(self)
+  local plan = odata.plan(query)
+  local base = self:_url(COLLECTION)
+  local fetch = function(url) return fetch_page(self, url) end
+  local iter = odata.pages(fetch, odata.url(base, plan))
+  local first, fell_back = true, false
+  return function()
+    while true do
+      local d, err = iter()
+      if d == false and first and plan.keyed and not fell_back and err.status == 400 then
+        -- the service refused our contains() (as it did for hyphens): scan everything, match here
+        fell_back = true
+        iter = odata.pages(fetch, odata.url(base, plan, true))
+      elseif not d then
+        return d, err
+      else
+        first = false
+        if odata.matches(d, plan) then return M.device_value(d) end
+      end
+    end
+  end
+end
+
+--- Every matching device, as one array (all pages, duplicates from the inclusive cursor removed).
+-- @tparam[opt] table query as for `each_device`
+-- @treturn[1] table array of device tables
+-- @return[2] nil
+-- @treturn[2] autopilot.Error
+function Client:list_devices(query)
+  local list, seen = {}, {}
+  for d, err in self:each_device(query) do
+    if not d then return nil, err end
+    if not seen[d.id] then
+      seen[d.id] = true
+      list[#list + 1] = d
+    end
+  end
+  return list
+end
+
+--- Any other Graph call, with the same authentication, retries and errors.
+-- @tparam string method "GET", "POST", "PATCH", "PUT" or "DELETE"
+-- @tparam string path a path under the API version ("/deviceManagement/...") or an absolute URL on the
+--   Graph host (e.g. an `@odata.nextLink`)
+-- @tparam[opt] table|string body a table is sent as JSON, a string as is
+-- @treturn[1] table|boolean the decoded JSON reply, or true for an empty one (204)
+-- @return[2] nil
+-- @treturn[2] autopilot.Error
+function Client:request(method, path, body)
+  if type(method) ~= "string" or not ({ GET = 1, POST = 1, PATCH = 1, PUT = 1, DELETE = 1 })[method] then
+    error("request: method must be GET, POST, PATCH, PUT or DELETE", 2)
+  end
+  if type(path) ~= "string" then error("request: path must be a string, got " .. type(path), 2) end
+  if body ~= nil and type(body) ~= "table" and type(body) ~= "string" then
+    error("request: body must be a table or a string, got " .. type(body), 2)
+  end
+  local url
+  if path:sub(1, 1) == "/" then
+    url = self:_url(path)
+  elseif path:sub(1, #self.graph_url + 1) == self.graph_url .. "/" then
+    url = path
+  else
+    error("request: path must start with '/' or with this client's Graph URL", 2)
+  end
+  if url:find("[%s%c]") then error("request: path contains spaces or control characters", 2) end
+  local req = { method = method, url = url, idempotent = method ~= "POST" }
+  if body ~= nil then
+    req.body = type(body) == "table" and json.encode(body) or body
+    req.headers = { ["Content-Type"] = "application/json" }
+  end
+  local result, err = send(self, req)
+  if not result then return nil, err end
+  return decode_body(result)
+end
+
+--- Unassign the users of many devices at the service's limit; see `autopilot.bulk`.
+-- @param targets ids, device tables, a query table, or a CSV file name
+-- @tparam[opt] table opts see `autopilot.bulk.run`
+-- @treturn[1] table report
+-- @return[2] nil
+-- @treturn[2] autopilot.Error
+function Client:unassign_users(targets, opts)
+  ensure_open(self)
+  return require("autopilot.bulk").run(self, targets, opts)
+end
+
+--- What the client is signed in as, for the REPL: never the token itself.
+-- @treturn table `{ flow =, tenant =, client_id =, expires_at = }`
+function Client:token_info()
+  ensure_open(self)
+  local info = self._session:token_info()
+  info.tenant, info.client_id, info.cloud = self.tenant, self.client_id, self.cloud
+  return info
+end
+
+--- Counters of the underlying session: requests, retries, throttled, paused_seconds, tokens_fetched.
+-- @treturn table
+function Client:stats()
+  ensure_open(self)
+  return self._session:stats()
+end
+
+--- Close the client and its connections. Idempotent; also called by `<close>` and the garbage collector.
+function Client:close()
+  local s = self._session
+  self._session = nil
+  if s then s:close() end
+end
+Client.__close = Client.close
+Client.__gc = Client.close
+
+--- One line for the REPL; never a secret or a token.
+function Client:__tostring()
+  return string.format("autopilot.Client (%s, tenant %s, %s/%s, %s)", self.flow, tostring(self.tenant or "-"),
+    self.graph_url, self.api_version, self._session and "open" or "closed")
+end
+
+M.Client = Client
+return M

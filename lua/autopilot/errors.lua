@@ -1,0 +1,191 @@
+--- Error values: the one place where failures become values.
+--
+-- Every failure the network, the service or the identity platform can cause reaches the caller as
+-- `nil, err`, where `err` is an `autopilot.Error`:
+--
+--  * `status`      HTTP status, or nil for a transport failure or bad input
+--  * `code`        Graph's error code, the token endpoint's `error`, curl's error name
+--                  (e.g. `"OPERATION_TIMEDOUT"`), or one of ours (`"InvalidDeviceId"`, `"InvalidResponse"`)
+--  * `message`     readable text; Intune's nested JSON message is unwrapped
+--  * `raw_message` the service's message as it came, when it was unwrapped
+--  * `inner_code`  Intune's nested `ErrorCode`, when there is one
+--  * `request_id`, `client_request_id`, `retry_after` (seconds), `attempts`
+--  * for token endpoint failures: `aadsts` (number), `trace_id`, `correlation_id`, `hint`
+--
+-- `tostring(err)` is one readable line. Errors never carry a token or a secret: bodies from the service are
+-- the only text they quote, and those never echo credentials.
+-- @module autopilot.errors
+local cjson = require("cjson.safe").new()
+
+local M = {}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "autopilot.Error"
+
+local function one_line(s)
+  return (tostring(s):gsub("[\r\n]+", " "))
+end
+
+--- One readable line: status, code, message, request id.
+function Error:__tostring()
+  local parts = { "autopilot:" }
+  if self.status then parts[#parts + 1] = tostring(self.status) end
+  if self.code then parts[#parts + 1] = self.code end
+  local head = table.concat(parts, " ")
+  local line = head .. ": " .. one_line(self.message or "unknown error")
+  if self.hint then line = line .. " (" .. self.hint .. ")" end
+  local extra = {}
+  if self.request_id then extra[#extra + 1] = "request-id " .. self.request_id end
+  if self.aadsts then extra[#extra + 1] = "AADSTS" .. self.aadsts end
+  if self.trace_id then extra[#extra + 1] = "trace " .. self.trace_id end
+  if self.retry_after then extra[#extra + 1] = string.format("retry after %gs", self.retry_after) end
+  if self.attempts and self.attempts > 1 then extra[#extra + 1] = self.attempts .. " attempts" end
+  if #extra > 0 then line = line .. " [" .. table.concat(extra, ", ") .. "]" end
+  return line
+end
+
+--- Make an error value.
+-- @tparam table fields any of the fields listed in the module description
+-- @treturn autopilot.Error
+function M.new(fields)
+  return setmetatable(fields, Error)
+end
+
+--- Whether a value is an `autopilot.Error`.
+-- @param v any value
+-- @treturn boolean
+function M.is_error(v)
+  return getmetatable(v) == Error
+end
+
+-- What an administrator should do about the common AADSTS codes; the codes come from Entra's documentation.
+local AADSTS_HINTS = {
+  [7000215] = "the client secret is wrong: use the secret's Value, not its ID, and check it has not expired",
+  [7000222] = "the client secret has expired: create a new one in the app registration",
+  [700016] = "no application with this client_id in this tenant: check client_id, tenant and cloud",
+  [90002] = "the tenant was not found: check the tenant name or ID and the cloud",
+  [900023] = "the tenant is not valid: use the tenant GUID or its verified domain",
+  [9001023] = "client credentials need a real tenant, not 'common' or 'organizations'",
+  [65001] = "the app lacks admin consent for DeviceManagementServiceConfig.ReadWrite.All",
+  [500011] = "the resource is not in this tenant's cloud: check `cloud` (global, usgov, dod, china)",
+  [70011] = "the scope is not valid: it must be the cloud's Graph host followed by /.default",
+  [700027] = "the client assertion's signature did not verify: is the certificate uploaded to the app?",
+  [500133] = "the client assertion has expired: check this machine's clock",
+  [700024] = "the client assertion is not within its valid time range: check this machine's clock",
+  [70000] = "the refresh token is no longer valid: sign in again",
+  [700082] = "the refresh token has expired after inactivity: sign in again",
+}
+
+local function decode_object(body)
+  if type(body) ~= "string" or body == "" then return nil end
+  local v = cjson.decode(body)
+  if type(v) == "table" then return v end
+  return nil
+end
+
+-- Intune puts its own error, JSON-encoded, in error.message: unwrap it, keep the raw text.
+local function unwrap_intune(err, message)
+  if type(message) ~= "string" or message:sub(1, 1) ~= "{" then
+    err.message = message
+    return
+  end
+  local inner = decode_object(message)
+  if not inner then
+    err.message = message
+    return
+  end
+  err.raw_message = message
+  err.inner_code = inner.ErrorCode
+  local text = inner.Message
+  if type(text) ~= "string" or text == "" then text = inner.ErrorCode end
+  err.message = type(text) == "string" and text or message
+end
+
+local function from_token_failure(auth, result)
+  local err = { status = auth.status, attempts = result.attempts, kind = "auth" }
+  if auth.transport then
+    err.code = auth.transport.code
+    err.message = "token endpoint unreachable: " .. tostring(auth.transport.message)
+    return M.new(err)
+  end
+  local body = decode_object(auth.body)
+  if body and type(body.error) == "string" then
+    err.code = body.error
+    local desc = type(body.error_description) == "string" and body.error_description or body.error
+    err.message = "token request failed: " .. (desc:match("^([^\r\n]*)") or desc)
+    if type(body.error_codes) == "table" and math.type(body.error_codes[1]) then
+      err.aadsts = math.tointeger(body.error_codes[1])
+    else
+      err.aadsts = math.tointeger(tonumber(desc:match("^AADSTS(%d+)") or ""))
+    end
+    err.trace_id = type(body.trace_id) == "string" and body.trace_id or nil
+    err.correlation_id = type(body.correlation_id) == "string" and body.correlation_id or nil
+    err.hint = err.aadsts and AADSTS_HINTS[err.aadsts] or nil
+  else
+    err.code = "InvalidResponse"
+    err.message = string.format("token endpoint answered HTTP %s without an OAuth error body",
+      tostring(auth.status))
+  end
+  return M.new(err)
+end
+
+--- Turn a result of the C core (doc/INTERNALS.md) into an error, or nil when it succeeded.
+-- @tparam table result a result from `session:request` or `session:poll`
+-- @treturn[1] nil the request succeeded (HTTP 2xx)
+-- @treturn[2] autopilot.Error what went wrong
+function M.from_result(result)
+  if result.auth then return from_token_failure(result.auth, result) end
+  if result.transport then
+    return M.new {
+      code = result.transport.code, message = result.transport.message, attempts = result.attempts,
+      retry_after = result.retry_after, kind = "transport",
+    }
+  end
+  local status = result.status
+  if status and status >= 200 and status < 300 then return nil end
+  local headers = result.headers or {}
+  local err = {
+    status = status, attempts = result.attempts, retry_after = result.retry_after, kind = "http",
+    request_id = headers["request-id"], client_request_id = headers["client-request-id"],
+  }
+  local body = decode_object(result.body)
+  local e = body and body.error
+  if type(e) == "table" then
+    err.code = type(e.code) == "string" and e.code or nil
+    unwrap_intune(err, e.message)
+    local inner = type(e.innerError) == "table" and e.innerError or nil
+    if inner then
+      err.request_id = err.request_id or inner["request-id"]
+      err.date = inner.date
+    end
+  else
+    err.code = "InvalidResponse"
+    err.message = string.format("HTTP %s without a Graph error body", tostring(status))
+  end
+  if not err.message or err.message == "" then err.message = "HTTP " .. tostring(status) end
+  return M.new(err)
+end
+
+--- An error for a successful reply whose body could not be used.
+-- @tparam table result the core result
+-- @tparam string why what was wrong with the body
+-- @treturn autopilot.Error with code `"InvalidResponse"`
+function M.invalid_response(result, why)
+  local headers = result.headers or {}
+  return M.new {
+    status = result.status, code = "InvalidResponse", message = why, attempts = result.attempts,
+    request_id = headers["request-id"], kind = "http",
+  }
+end
+
+--- An error for input rejected before anything was sent.
+-- @tparam string code e.g. `"InvalidDeviceId"`
+-- @tparam string message what is wrong and what was expected
+-- @treturn autopilot.Error with `status` nil and `kind` "input"
+function M.input(code, message)
+  return M.new { code = code, message = message, kind = "input", attempts = 0 }
+end
+
+M.Error = Error
+return M

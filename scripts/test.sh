@@ -1,0 +1,24 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: installs the Debian packages it needs, builds, lints, runs every spec,
+# then runs every spec again with ASan+UBSan and under valgrind. Ends with "N passed, N failed".
+# QUICK=1 skips the sanitizer and valgrind runs (a fast local loop).
+set -u
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+counts=$(mktemp)
+trap 'rm -f "$counts"' EXIT
+export AUTOPILOT_COUNTS="$counts"
+status=0
+step() { echo "== $*"; "$@" || status=1; }
+step make -s build
+sh scripts/lint.sh || { status=1; echo "lint 0 1" >>"$counts"; }
+step sh scripts/busted.sh
+if [ "${QUICK:-0}" != 1 ]; then
+  step make -s asan
+  step make -s valgrind
+fi
+passed=$(awk '{p += $2} END {print p + 0}' "$counts")
+failed=$(awk '{f += $3} END {print f + 0}' "$counts")
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
