@@ -35,6 +35,7 @@ build = {
     ["autopilot.ids"] = "lua/autopilot/ids.lua",
     ["autopilot.clouds"] = "lua/autopilot/clouds.lua",
     ["autopilot.odata"] = "lua/autopilot/odata.lua",
+    ["autopilot.credentials"] = "lua/autopilot/credentials.lua",
   },
 }
 test = {

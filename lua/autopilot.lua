@@ -14,6 +14,7 @@ local errors = require "autopilot.errors"
 local ids = require "autopilot.ids"
 local clouds = require "autopilot.clouds"
 local odata = require "autopilot.odata"
+local credentials = require "autopilot.credentials"
 local json = require("cjson.safe").new()
 
 local M = {
@@ -55,16 +56,6 @@ local function check_options(opts)
   if opts.concurrency == 0 then error("autopilot.connect: option 'concurrency' must be at least 1", 3) end
 end
 
-local function env_options()
-  local opts = {}
-  for key, var in pairs { tenant = "AZURE_TENANT_ID", client_id = "AZURE_CLIENT_ID",
-                          client_secret = "AZURE_CLIENT_SECRET" } do
-    local v = os.getenv(var)
-    if v and v ~= "" then opts[key] = v end
-  end
-  return opts
-end
-
 local function config_error(message)
   return nil, errors.new { code = "InvalidConfiguration", message = message, kind = "input" }
 end
@@ -75,12 +66,6 @@ local function check_base_url(name, url)
     return nil, name .. " must be an http(s) URL without query, got " .. ids.describe(url)
   end
   return (url:gsub("/+$", ""))
-end
-
--- Tenant names go into a URL path: a GUID or a domain name, nothing else.
-local function check_tenant(tenant)
-  if ids.is_guid(tenant) or tenant:find("^[%w][%w%-%.]*[%w]$") then return true end
-  return nil, "tenant must be a tenant GUID or a domain name, got " .. ids.describe(tenant)
 end
 
 local Client = {}
@@ -99,7 +84,7 @@ Client.__name = "autopilot.Client"
 -- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
 function M.connect(opts)
   if opts == nil then
-    opts = env_options()
+    opts = credentials.from_environment()
   elseif type(opts) ~= "table" then
     error("autopilot.connect: options must be a table, got " .. type(opts), 2)
   end
@@ -116,30 +101,8 @@ function M.connect(opts)
   local login_url, lerr = check_base_url("login_url", opts.login_url or cloud.login)
   if not login_url then return config_error(lerr) end
 
-  local auth
-  if opts.access_token then
-    if opts.access_token == "" or opts.access_token:find("[%s%c]") then
-      return config_error("access_token must be a non-empty token without spaces or control characters")
-    end
-    auth = { kind = "token", access_token = opts.access_token }
-  elseif opts.client_secret then
-    if not opts.tenant then return config_error("client_secret needs tenant (or AZURE_TENANT_ID)") end
-    if not opts.client_id then return config_error("client_secret needs client_id (or AZURE_CLIENT_ID)") end
-    local ok, terr = check_tenant(opts.tenant)
-    if not ok then return config_error(terr) end
-    if opts.tenant == "common" or opts.tenant == "organizations" or opts.tenant == "consumers" then
-      return config_error("client credentials need a real tenant, not '" .. opts.tenant .. "'")
-    end
-    auth = {
-      kind = "client_secret", client_id = opts.client_id, client_secret = opts.client_secret,
-      token_url = login_url .. "/" .. opts.tenant .. "/oauth2/v2.0/token",
-      -- the .default scope names the cloud's own Graph host, even when graph_url points at a proxy or the emulator
-      scope = cloud.graph .. "/.default",
-    }
-  else
-    return config_error("no credentials: give access_token, or tenant + client_id + client_secret "
-      .. "(or set AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")
-  end
+  local auth, aerr = credentials.resolve(opts, cloud, login_url)
+  if not auth then return nil, aerr end
 
   local limit = opts.limit
   if type(limit) == "table" then
