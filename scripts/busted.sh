@@ -25,11 +25,12 @@ case $mode in
       $LUA "$BUSTED" -o TAP "$@" >"$out" 2>&1; rc=$? ;;
 esac
 cat "$out"
-passed=$(grep -c '^ok ' "$out")
+passed=$(grep '^ok ' "$out" | grep -vc '# SKIP')
+skipped=$(grep -c '^ok .*# SKIP' "$out")
 failed=$(grep -c '^not ok ' "$out")
 total=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$out" | tail -n 1)
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # a crash or an error outside any test
 if [ -z "$total" ] && [ "$failed" -eq 0 ]; then failed=1; fi
-echo "$mode: $passed passed, $failed failed"
-[ -n "${AUTOPILOT_COUNTS:-}" ] && echo "$mode $passed $failed" >>"$AUTOPILOT_COUNTS"
+echo "$mode: $passed passed, $failed failed, $skipped skipped"
+[ -n "${AUTOPILOT_COUNTS:-}" ] && echo "$mode $passed $failed $skipped" >>"$AUTOPILOT_COUNTS"
 [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -11,7 +11,7 @@ export AUTOPILOT_COUNTS="$counts"
 status=0
 step() { echo "== $*"; "$@" || status=1; }
 step make -s build
-sh scripts/lint.sh || { status=1; echo "lint 0 1" >>"$counts"; }
+sh scripts/lint.sh || { status=1; echo "lint 0 1 0" >>"$counts"; }
 step sh scripts/busted.sh
 if [ "${QUICK:-0}" != 1 ]; then
   step make -s asan
@@ -19,6 +19,7 @@ if [ "${QUICK:-0}" != 1 ]; then
 fi
 passed=$(awk '{p += $2} END {print p + 0}' "$counts")
 failed=$(awk '{f += $3} END {print f + 0}' "$counts")
+skipped=$(awk '{s += $4} END {print s + 0}' "$counts")
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
