@@ -24,83 +24,94 @@
 /* ---- the guard: owns what OpenSSL allocated for one call ---- */
 
 typedef struct {
-  BIO *bio;
-  X509 *cert;
-  EVP_MD_CTX *md;
+    BIO *bio;
+    X509 *cert;
+    EVP_MD_CTX *md;
 } Guard;
 
-static int guard_close(lua_State *L) {
-  Guard *g = (Guard *)luaL_checkudata(L, 1, GUARD_MT);
-  if (g->md) EVP_MD_CTX_free(g->md);
-  if (g->cert) X509_free(g->cert);
-  if (g->bio) BIO_free(g->bio);
-  g->md = NULL;
-  g->cert = NULL;
-  g->bio = NULL;
-  return 0;
+static int guard_close(lua_State *L)
+{
+    Guard *g = (Guard *)luaL_checkudata(L, 1, GUARD_MT);
+    if (g->md)
+        EVP_MD_CTX_free(g->md);
+    if (g->cert)
+        X509_free(g->cert);
+    if (g->bio)
+        BIO_free(g->bio);
+    g->md = NULL;
+    g->cert = NULL;
+    g->bio = NULL;
+    return 0;
 }
 
-static Guard *new_guard(lua_State *L) {
-  Guard *g = (Guard *)lua_newuserdatauv(L, sizeof *g, 0);
-  memset(g, 0, sizeof *g);
-  if (luaL_newmetatable(L, GUARD_MT)) {
-    lua_pushcfunction(L, guard_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, guard_close);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_setmetatable(L, -2);
-  lua_toclose(L, -1);
-  return g;
+static Guard *new_guard(lua_State *L)
+{
+    Guard *g = (Guard *)lua_newuserdatauv(L, sizeof *g, 0);
+    memset(g, 0, sizeof *g);
+    if (luaL_newmetatable(L, GUARD_MT)) {
+        lua_pushcfunction(L, guard_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, guard_close);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+    lua_toclose(L, -1);
+    return g;
 }
 
 /* Parses the PEM certificate into g->cert; returns a message on failure. */
-static const char *load_cert(Guard *g, const char *pem, size_t len) {
-  g->bio = BIO_new_mem_buf(pem, (int)len);
-  if (!g->bio) return "out of memory";
-  g->cert = PEM_read_bio_X509(g->bio, NULL, NULL, NULL);
-  ERR_clear_error();
-  return g->cert ? NULL : "not a PEM certificate";
+static const char *load_cert(Guard *g, const char *pem, size_t len)
+{
+    g->bio = BIO_new_mem_buf(pem, (int)len);
+    if (!g->bio)
+        return "out of memory";
+    g->cert = PEM_read_bio_X509(g->bio, NULL, NULL, NULL);
+    ERR_clear_error();
+    return g->cert ? NULL : "not a PEM certificate";
 }
 
 /* ---- hashes ---- */
 
-static int digest(lua_State *L, const EVP_MD *md) {
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (!EVP_Digest(s, len, out, &n, md, NULL)) {
-    ERR_clear_error();
-    return luaL_error(L, "digest failed");
-  }
-  lua_pushlstring(L, (const char *)out, n);
-  return 1;
+static int digest(lua_State *L, const EVP_MD *md)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(s, len, out, &n, md, NULL)) {
+        ERR_clear_error();
+        return luaL_error(L, "digest failed");
+    }
+    lua_pushlstring(L, (const char *)out, n);
+    return 1;
 }
 
 /** sha256(s) -> 32 raw bytes. */
-static int c_sha256(lua_State *L) {
-  return digest(L, EVP_sha256());
+static int c_sha256(lua_State *L)
+{
+    return digest(L, EVP_sha256());
 }
 
 /** sha1(s) -> 20 raw bytes (certificate thumbprints, x5t). */
-static int c_sha1(lua_State *L) {
-  return digest(L, EVP_sha1());
+static int c_sha1(lua_State *L)
+{
+    return digest(L, EVP_sha1());
 }
 
 /** hmac_sha256(key, s) -> 32 raw bytes. */
-static int c_hmac_sha256(lua_State *L) {
-  size_t klen, len;
-  const char *key = luaL_checklstring(L, 1, &klen);
-  const char *s = luaL_checklstring(L, 2, &len);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (!HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)s, len, out, &n)) {
-    ERR_clear_error();
-    return luaL_error(L, "HMAC failed");
-  }
-  lua_pushlstring(L, (const char *)out, n);
-  return 1;
+static int c_hmac_sha256(lua_State *L)
+{
+    size_t klen, len;
+    const char *key = luaL_checklstring(L, 1, &klen);
+    const char *s = luaL_checklstring(L, 2, &len);
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)s, len, out, &n)) {
+        ERR_clear_error();
+        return luaL_error(L, "HMAC failed");
+    }
+    lua_pushlstring(L, (const char *)out, n);
+    return 1;
 }
 
 /* ---- base64url, no padding ---- */
@@ -108,97 +119,106 @@ static int c_hmac_sha256(lua_State *L) {
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /** b64url_encode(s) -> base64url text without padding. */
-static int c_b64url_encode(lua_State *L) {
-  size_t len, i;
-  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (i = 0; i + 2 < len; i += 3) {
-    unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-    luaL_addchar(&b, b64url[v >> 18 & 63]);
-    luaL_addchar(&b, b64url[v >> 12 & 63]);
-    luaL_addchar(&b, b64url[v >> 6 & 63]);
-    luaL_addchar(&b, b64url[v & 63]);
-  }
-  if (len - i == 1) {
-    unsigned v = (unsigned)s[i] << 16;
-    luaL_addchar(&b, b64url[v >> 18 & 63]);
-    luaL_addchar(&b, b64url[v >> 12 & 63]);
-  } else if (len - i == 2) {
-    unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8;
-    luaL_addchar(&b, b64url[v >> 18 & 63]);
-    luaL_addchar(&b, b64url[v >> 12 & 63]);
-    luaL_addchar(&b, b64url[v >> 6 & 63]);
-  }
-  luaL_pushresult(&b);
-  return 1;
+static int c_b64url_encode(lua_State *L)
+{
+    size_t len, i;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+        luaL_addchar(&b, b64url[v >> 18 & 63]);
+        luaL_addchar(&b, b64url[v >> 12 & 63]);
+        luaL_addchar(&b, b64url[v >> 6 & 63]);
+        luaL_addchar(&b, b64url[v & 63]);
+    }
+    if (len - i == 1) {
+        unsigned v = (unsigned)s[i] << 16;
+        luaL_addchar(&b, b64url[v >> 18 & 63]);
+        luaL_addchar(&b, b64url[v >> 12 & 63]);
+    } else if (len - i == 2) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8;
+        luaL_addchar(&b, b64url[v >> 18 & 63]);
+        luaL_addchar(&b, b64url[v >> 12 & 63]);
+        luaL_addchar(&b, b64url[v >> 6 & 63]);
+    }
+    luaL_pushresult(&b);
+    return 1;
 }
 
-static int b64url_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
 }
 
 /**
  * b64url_decode(s) -> bytes
  * Returns nil and a message for anything but canonical unpadded base64url.
  */
-static int c_b64url_decode(lua_State *L) {
-  size_t len, i;
-  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-  luaL_Buffer b;
-  unsigned acc = 0;
-  int bits = 0;
-  if (len % 4 == 1) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "invalid base64url: bad length");
-    return 2;
-  }
-  for (i = 0; i < len; i++)
-    if (b64url_value(s[i]) < 0) {
-      luaL_pushfail(L);
-      lua_pushfstring(L, "invalid base64url: unexpected character at position %d", (int)i + 1);
-      return 2;
+static int c_b64url_decode(lua_State *L)
+{
+    size_t len, i;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+    luaL_Buffer b;
+    unsigned acc = 0;
+    int bits = 0;
+    if (len % 4 == 1) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "invalid base64url: bad length");
+        return 2;
     }
-  luaL_buffinit(L, &b);
-  for (i = 0; i < len; i++) {
-    acc = (acc << 6 | (unsigned)b64url_value(s[i])) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      luaL_addchar(&b, (char)(acc >> bits & 0xff));
+    for (i = 0; i < len; i++)
+        if (b64url_value(s[i]) < 0) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "invalid base64url: unexpected character at position %d", (int)i + 1);
+            return 2;
+        }
+    luaL_buffinit(L, &b);
+    for (i = 0; i < len; i++) {
+        acc = (acc << 6 | (unsigned)b64url_value(s[i])) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            luaL_addchar(&b, (char)(acc >> bits & 0xff));
+        }
     }
-  }
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "invalid base64url: non-zero trailing bits");
-    return 2;
-  }
-  luaL_pushresult(&b);
-  return 1;
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "invalid base64url: non-zero trailing bits");
+        return 2;
+    }
+    luaL_pushresult(&b);
+    return 1;
 }
 
 /* ---- random ---- */
 
 /** random_bytes(n) -> n bytes from the CSPRNG; nil and a message if it fails. */
-static int c_random_bytes(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  luaL_Buffer b;
-  unsigned char *p;
-  luaL_argcheck(L, n >= 0 && n <= RANDOM_MAX, 1, "must be between 0 and 1048576");
-  p = (unsigned char *)luaL_buffinitsize(L, &b, (size_t)n);
-  if (n > 0 && RAND_bytes(p, (int)n) != 1) {
-    ERR_clear_error();
-    luaL_pushfail(L);
-    lua_pushliteral(L, "the random generator failed");
-    return 2;
-  }
-  luaL_pushresultsize(&b, (size_t)n);
-  return 1;
+static int c_random_bytes(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_Buffer b;
+    unsigned char *p;
+    luaL_argcheck(L, n >= 0 && n <= RANDOM_MAX, 1, "must be between 0 and 1048576");
+    p = (unsigned char *)luaL_buffinitsize(L, &b, (size_t)n);
+    if (n > 0 && RAND_bytes(p, (int)n) != 1) {
+        ERR_clear_error();
+        luaL_pushfail(L);
+        lua_pushliteral(L, "the random generator failed");
+        return 2;
+    }
+    luaL_pushresultsize(&b, (size_t)n);
+    return 1;
 }
 
 /* ---- certificates and signatures ---- */
@@ -208,77 +228,79 @@ static int c_random_bytes(lua_State *L) {
  * alg "RS256" (PKCS#1 v1.5) or "PS256" (PSS, MGF1 SHA-256, salt = 32); false for a wrong signature.
  * Returns nil and a message for a bad certificate, a non-RSA key or an unknown algorithm.
  */
-static int c_verify(lua_State *L) {
-  size_t plen, dlen, slen;
-  const char *pem = luaL_checklstring(L, 1, &plen);
-  const char *alg = luaL_checkstring(L, 2);
-  const char *data = luaL_checklstring(L, 3, &dlen);
-  const char *sig = luaL_checklstring(L, 4, &slen);
-  int pss = strcmp(alg, "PS256") == 0, ok;
-  const char *err;
-  EVP_PKEY *pkey;
-  EVP_PKEY_CTX *pctx = NULL;
-  Guard *g;
-  if (!pss && strcmp(alg, "RS256") != 0) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "unsupported algorithm '%s'", alg);
-    return 2;
-  }
-  g = new_guard(L);
-  err = load_cert(g, pem, plen);
-  if (err) {
-    luaL_pushfail(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
-  pkey = X509_get0_pubkey(g->cert);
-  if (!pkey || !EVP_PKEY_is_a(pkey, "RSA")) {
+static int c_verify(lua_State *L)
+{
+    size_t plen, dlen, slen;
+    const char *pem = luaL_checklstring(L, 1, &plen);
+    const char *alg = luaL_checkstring(L, 2);
+    const char *data = luaL_checklstring(L, 3, &dlen);
+    const char *sig = luaL_checklstring(L, 4, &slen);
+    int pss = strcmp(alg, "PS256") == 0, ok;
+    const char *err;
+    EVP_PKEY *pkey;
+    EVP_PKEY_CTX *pctx = NULL;
+    Guard *g;
+    if (!pss && strcmp(alg, "RS256") != 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "unsupported algorithm '%s'", alg);
+        return 2;
+    }
+    g = new_guard(L);
+    err = load_cert(g, pem, plen);
+    if (err) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    pkey = X509_get0_pubkey(g->cert);
+    if (!pkey || !EVP_PKEY_is_a(pkey, "RSA")) {
+        ERR_clear_error();
+        luaL_pushfail(L);
+        lua_pushliteral(L, "the certificate's key is not an RSA key");
+        return 2;
+    }
+    g->md = EVP_MD_CTX_new();
+    if (!g->md || EVP_DigestVerifyInit(g->md, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
+        (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                 EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+                 EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))) {
+        ERR_clear_error();
+        luaL_pushfail(L);
+        lua_pushliteral(L, "cannot set up the signature check");
+        return 2;
+    }
+    ok = EVP_DigestVerify(g->md, (const unsigned char *)sig, slen, (const unsigned char *)data, dlen) == 1;
     ERR_clear_error();
-    luaL_pushfail(L);
-    lua_pushliteral(L, "the certificate's key is not an RSA key");
-    return 2;
-  }
-  g->md = EVP_MD_CTX_new();
-  if (!g->md || EVP_DigestVerifyInit(g->md, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
-      (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-               EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))) {
-    ERR_clear_error();
-    luaL_pushfail(L);
-    lua_pushliteral(L, "cannot set up the signature check");
-    return 2;
-  }
-  ok = EVP_DigestVerify(g->md, (const unsigned char *)sig, slen, (const unsigned char *)data, dlen) == 1;
-  ERR_clear_error();
-  lua_pushboolean(L, ok);
-  return 1;
+    lua_pushboolean(L, ok);
+    return 1;
 }
 
 /** cert_der(cert_pem) -> the certificate's DER bytes; nil and a message if it is not a PEM certificate. */
-static int c_cert_der(lua_State *L) {
-  size_t plen;
-  const char *pem = luaL_checklstring(L, 1, &plen);
-  Guard *g = new_guard(L);
-  const char *err = load_cert(g, pem, plen);
-  unsigned char *p;
-  int n;
-  luaL_Buffer b;
-  if (err) {
-    luaL_pushfail(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
-  n = i2d_X509(g->cert, NULL);
-  if (n <= 0) {
-    ERR_clear_error();
-    luaL_pushfail(L);
-    lua_pushliteral(L, "cannot encode the certificate");
-    return 2;
-  }
-  p = (unsigned char *)luaL_buffinitsize(L, &b, (size_t)n);
-  n = i2d_X509(g->cert, &p);
-  luaL_pushresultsize(&b, n > 0 ? (size_t)n : 0);
-  return 1;
+static int c_cert_der(lua_State *L)
+{
+    size_t plen;
+    const char *pem = luaL_checklstring(L, 1, &plen);
+    Guard *g = new_guard(L);
+    const char *err = load_cert(g, pem, plen);
+    unsigned char *p;
+    int n;
+    luaL_Buffer b;
+    if (err) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    n = i2d_X509(g->cert, NULL);
+    if (n <= 0) {
+        ERR_clear_error();
+        luaL_pushfail(L);
+        lua_pushliteral(L, "cannot encode the certificate");
+        return 2;
+    }
+    p = (unsigned char *)luaL_buffinitsize(L, &b, (size_t)n);
+    n = i2d_X509(g->cert, &p);
+    luaL_pushresultsize(&b, n > 0 ? (size_t)n : 0);
+    return 1;
 }
 
 /* ---- registration ---- */
@@ -293,7 +315,8 @@ static const luaL_Reg crypto_funcs[] = {{"sha256", c_sha256},
                                         {"cert_der", c_cert_der},
                                         {NULL, NULL}};
 
-__attribute__((visibility("default"))) int luaopen_autopilot_emulator_crypto(lua_State *L) {
-  luaL_newlib(L, crypto_funcs);
-  return 1;
+__attribute__((visibility("default"))) int luaopen_autopilot_emulator_crypto(lua_State *L)
+{
+    luaL_newlib(L, crypto_funcs);
+    return 1;
 }

@@ -17,206 +17,234 @@
 #define HOST_VERSION "0.1.0"
 
 typedef struct {
-  struct server *s; /* NULL once stopped */
+    struct server *s; /* NULL once stopped */
 } Box;
 
-double host_clock(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+double host_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- the server handle ---- */
 
-static void server_free(struct server *s) {
-  server_stop(s); /* joins the thread, stops the daemon */
-  state_close(s);
-  if (s->lock_ready) pthread_mutex_destroy(&s->lock);
-  free(s->heap);
-  free(s->tls_cert);
-  free(s->tls_key);
-  free(s->callbuf);
-  free(s);
+static void server_free(struct server *s)
+{
+    server_stop(s); /* joins the thread, stops the daemon */
+    state_close(s);
+    if (s->lock_ready)
+        pthread_mutex_destroy(&s->lock);
+    free(s->heap);
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s->callbuf);
+    free(s);
 }
 
-static Box *check_box(lua_State *L) {
-  return (Box *)luaL_checkudata(L, 1, SERVER_MT);
+static Box *check_box(lua_State *L)
+{
+    return (Box *)luaL_checkudata(L, 1, SERVER_MT);
 }
 
-static struct server *check_open(lua_State *L) {
-  Box *b = check_box(L);
-  if (!b->s) luaL_error(L, "attempt to use a stopped emulator server");
-  return b->s;
+static struct server *check_open(lua_State *L)
+{
+    Box *b = check_box(L);
+    if (!b->s)
+        luaL_error(L, "attempt to use a stopped emulator server");
+    return b->s;
 }
 
-static const char *const start_keys[] = {"bind", "port", "app", "config", "path", "cpath", "tls_cert", "tls_key",
-                                         NULL};
+static const char *const start_keys[] = {"bind",  "port",     "app",     "config", "path",
+                                         "cpath", "tls_cert", "tls_key", NULL};
 
-static const char *opt_field(lua_State *L, const char *key, const char *def, size_t *len) {
-  const char *v;
-  lua_getfield(L, 1, key);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    if (len) *len = def ? strlen(def) : 0;
-    return def;
-  }
-  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", key);
-  v = lua_tolstring(L, -1, len);
-  lua_pop(L, 1); /* still referenced by the options table */
-  return v;
-}
-
-static void check_keys(lua_State *L) {
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {
-    int i;
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    for (i = 0; k && start_keys[i] && strcmp(start_keys[i], k) != 0; i++) {
+static const char *opt_field(lua_State *L, const char *key, const char *def, size_t *len)
+{
+    const char *v;
+    lua_getfield(L, 1, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (len)
+            *len = def ? strlen(def) : 0;
+        return def;
     }
-    if (!k || !start_keys[i]) luaL_error(L, "unknown option '%s'", k ? k : luaL_typename(L, -2));
-    lua_pop(L, 1);
-  }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "option '%s' must be a string", key);
+    v = lua_tolstring(L, -1, len);
+    lua_pop(L, 1); /* still referenced by the options table */
+    return v;
 }
 
-static char *dup_string(const char *p) {
-  return p ? strdup(p) : NULL;
+static void check_keys(lua_State *L)
+{
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        int i;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        for (i = 0; k && start_keys[i] && strcmp(start_keys[i], k) != 0; i++) {
+        }
+        if (!k || !start_keys[i])
+            luaL_error(L, "unknown option '%s'", k ? k : luaL_typename(L, -2));
+        lua_pop(L, 1);
+    }
+}
+
+static char *dup_string(const char *p)
+{
+    return p ? strdup(p) : NULL;
 }
 
 /**
  * host.start{bind=, port=, app=, config=, path=, cpath=, tls_cert=, tls_key=}
  * Returns the server, or nil and a message when the world says no (port taken, app failing to load).
  */
-static int host_start(lua_State *L) {
-  const char *bind, *app, *config, *path, *cpath, *cert, *key, *err = NULL;
-  size_t config_len = 0;
-  lua_Integer port;
-  int isint = 0;
-  Box *b;
-  struct server *s;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  check_keys(L);
-  bind = opt_field(L, "bind", "127.0.0.1", NULL);
-  app = opt_field(L, "app", "autopilot.emulator.app", NULL);
-  config = opt_field(L, "config", NULL, &config_len);
-  path = opt_field(L, "path", NULL, NULL);
-  cpath = opt_field(L, "cpath", NULL, NULL);
-  cert = opt_field(L, "tls_cert", NULL, NULL);
-  key = opt_field(L, "tls_key", NULL, NULL);
-  lua_getfield(L, 1, "port");
-  port = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
-  if (!lua_isnil(L, -1) && (!isint || port < 0 || port > 65535))
-    luaL_error(L, "option 'port' must be an integer from 0 to 65535");
-  lua_pop(L, 1);
-  if (strlen(bind) >= sizeof(((struct server *)0)->bind)) luaL_error(L, "option 'bind' is too long");
-  if ((cert == NULL) != (key == NULL)) luaL_error(L, "options 'tls_cert' and 'tls_key' go together");
+static int host_start(lua_State *L)
+{
+    const char *bind, *app, *config, *path, *cpath, *cert, *key, *err = NULL;
+    size_t config_len = 0;
+    lua_Integer port;
+    int isint = 0;
+    Box *b;
+    struct server *s;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L);
+    bind = opt_field(L, "bind", "127.0.0.1", NULL);
+    app = opt_field(L, "app", "autopilot.emulator.app", NULL);
+    config = opt_field(L, "config", NULL, &config_len);
+    path = opt_field(L, "path", NULL, NULL);
+    cpath = opt_field(L, "cpath", NULL, NULL);
+    cert = opt_field(L, "tls_cert", NULL, NULL);
+    key = opt_field(L, "tls_key", NULL, NULL);
+    lua_getfield(L, 1, "port");
+    port = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+    if (!lua_isnil(L, -1) && (!isint || port < 0 || port > 65535))
+        luaL_error(L, "option 'port' must be an integer from 0 to 65535");
+    lua_pop(L, 1);
+    if (strlen(bind) >= sizeof(((struct server *)0)->bind))
+        luaL_error(L, "option 'bind' is too long");
+    if ((cert == NULL) != (key == NULL))
+        luaL_error(L, "options 'tls_cert' and 'tls_key' go together");
 
-  b = (Box *)lua_newuserdatauv(L, sizeof *b, 0); /* created closed, so __gc copes with any failure below */
-  b->s = NULL;
-  luaL_setmetatable(L, SERVER_MT);
-  s = calloc(1, sizeof *s);
-  if (!s) return luaL_error(L, "out of memory");
-  s->wake_fd = -1;
-  s->app_ref = LUA_NOREF;
-  b->s = s;
-  strcpy(s->bind, bind);
-  s->port = (unsigned short)port;
-  if (cert) {
-    s->tls = 1;
-    s->tls_cert = dup_string(cert);
-    s->tls_key = dup_string(key);
-    if (!s->tls_cert || !s->tls_key) return luaL_error(L, "out of memory");
-  }
-  if (pthread_mutex_init(&s->lock, NULL) != 0) return luaL_error(L, "cannot create a mutex");
-  s->lock_ready = 1;
-  if (!state_open(s, app, config, config_len, path, cpath, &err) || !server_listen(s, &err) ||
-      !server_run(s, &err)) {
-    luaL_pushfail(L);
-    lua_pushstring(L, err); /* err may live in s: push it before freeing */
+    b = (Box *)lua_newuserdatauv(L, sizeof *b, 0); /* created closed, so __gc copes with any failure below */
     b->s = NULL;
-    server_free(s);
-    return 2;
-  }
-  return 1;
+    luaL_setmetatable(L, SERVER_MT);
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return luaL_error(L, "out of memory");
+    s->wake_fd = -1;
+    s->app_ref = LUA_NOREF;
+    b->s = s;
+    strcpy(s->bind, bind);
+    s->port = (unsigned short)port;
+    if (cert) {
+        s->tls = 1;
+        s->tls_cert = dup_string(cert);
+        s->tls_key = dup_string(key);
+        if (!s->tls_cert || !s->tls_key)
+            return luaL_error(L, "out of memory");
+    }
+    if (pthread_mutex_init(&s->lock, NULL) != 0)
+        return luaL_error(L, "cannot create a mutex");
+    s->lock_ready = 1;
+    if (!state_open(s, app, config, config_len, path, cpath, &err) || !server_listen(s, &err) ||
+        !server_run(s, &err)) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err); /* err may live in s: push it before freeing */
+        b->s = NULL;
+        server_free(s);
+        return 2;
+    }
+    return 1;
 }
 
 /** srv:port() -> the TCP port the server listens on. */
-static int srv_port(lua_State *L) {
-  lua_pushinteger(L, check_open(L)->port);
-  return 1;
+static int srv_port(lua_State *L)
+{
+    lua_pushinteger(L, check_open(L)->port);
+    return 1;
 }
 
 /**
  * srv:call(name, json) -> json text of app:name(decoded json, now)
  * Returns nil and a message when the app fails or has no such method.
  */
-static int srv_call(lua_State *L) {
-  struct server *s = check_open(L);
-  const char *name = luaL_checkstring(L, 2);
-  size_t len = 0, out_len = 0;
-  const char *arg = luaL_optlstring(L, 3, NULL, &len);
-  const char *out = NULL;
-  if (state_call(s, name, arg, len, &out, &out_len)) {
+static int srv_call(lua_State *L)
+{
+    struct server *s = check_open(L);
+    const char *name = luaL_checkstring(L, 2);
+    size_t len = 0, out_len = 0;
+    const char *arg = luaL_optlstring(L, 3, NULL, &len);
+    const char *out = NULL;
+    if (state_call(s, name, arg, len, &out, &out_len)) {
+        lua_pushlstring(L, out, out_len);
+        return 1;
+    }
+    luaL_pushfail(L);
     lua_pushlstring(L, out, out_len);
-    return 1;
-  }
-  luaL_pushfail(L);
-  lua_pushlstring(L, out, out_len);
-  return 2;
+    return 2;
 }
 
 /** srv:stop(): idempotent; also __gc and __close. */
-static int srv_stop(lua_State *L) {
-  Box *b = check_box(L);
-  struct server *s = b->s;
-  b->s = NULL; /* cleared before freeing */
-  if (s) server_free(s);
-  return 0;
+static int srv_stop(lua_State *L)
+{
+    Box *b = check_box(L);
+    struct server *s = b->s;
+    b->s = NULL; /* cleared before freeing */
+    if (s)
+        server_free(s);
+    return 0;
 }
 
-static int srv_tostring(lua_State *L) {
-  Box *b = check_box(L);
-  if (b->s)
-    lua_pushfstring(L, "autopilot.emulator.host server (%s %s:%d)", b->s->tls ? "https" : "http", b->s->bind,
-                    (int)b->s->port);
-  else
-    lua_pushliteral(L, "autopilot.emulator.host server (stopped)");
-  return 1;
+static int srv_tostring(lua_State *L)
+{
+    Box *b = check_box(L);
+    if (b->s)
+        lua_pushfstring(L, "autopilot.emulator.host server (%s %s:%d)", b->s->tls ? "https" : "http",
+                        b->s->bind, (int)b->s->port);
+    else
+        lua_pushliteral(L, "autopilot.emulator.host server (stopped)");
+    return 1;
 }
 
 /* ---- process helpers ---- */
 
 /** host.clock() -> monotonic seconds (a double). */
-static int host_clock_l(lua_State *L) {
-  lua_pushnumber(L, host_clock());
-  return 1;
+static int host_clock_l(lua_State *L)
+{
+    lua_pushnumber(L, host_clock());
+    return 1;
 }
 
-static void stop_signals(sigset_t *set) {
-  sigemptyset(set);
-  sigaddset(set, SIGINT);
-  sigaddset(set, SIGTERM);
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
 }
 
-/** host.block_signals(): blocks SIGINT and SIGTERM in the calling thread, so none is lost before wait_signal. */
-static int host_block_signals(lua_State *L) {
-  sigset_t set;
-  stop_signals(&set);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  (void)L;
-  return 0;
+/** host.block_signals(): blocks SIGINT and SIGTERM in the calling thread, so none is lost before wait_signal.
+ */
+static int host_block_signals(lua_State *L)
+{
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    (void)L;
+    return 0;
 }
 
 /** host.wait_signal() -> "SIGINT" | "SIGTERM", blocking the calling thread until one arrives. */
-static int host_wait_signal(lua_State *L) {
-  sigset_t set, old;
-  int sig = 0;
-  stop_signals(&set);
-  pthread_sigmask(SIG_BLOCK, &set, &old);
-  while (sigwait(&set, &sig) != 0) {
-  }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  lua_pushstring(L, sig == SIGINT ? "SIGINT" : "SIGTERM");
-  return 1;
+static int host_wait_signal(lua_State *L)
+{
+    sigset_t set, old;
+    int sig = 0;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    while (sigwait(&set, &sig) != 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    lua_pushstring(L, sig == SIGINT ? "SIGINT" : "SIGTERM");
+    return 1;
 }
 
 /* ---- registration ---- */
@@ -227,39 +255,39 @@ static const luaL_Reg host_funcs[] = {{"start", host_start},
                                       {"block_signals", host_block_signals},
                                       {NULL, NULL}};
 
-static const luaL_Reg srv_methods[] = {{"port", srv_port}, {"call", srv_call}, {"stop", srv_stop}, {NULL, NULL}};
+static const luaL_Reg srv_methods[] = {
+    {"port", srv_port}, {"call", srv_call}, {"stop", srv_stop}, {NULL, NULL}};
 
-static const luaL_Reg srv_meta[] = {{"__gc", srv_stop},
-                                    {"__close", srv_stop},
-                                    {"__tostring", srv_tostring},
-                                    {"__index", NULL},
-                                    {NULL, NULL}};
+static const luaL_Reg srv_meta[] = {
+    {"__gc", srv_stop}, {"__close", srv_stop}, {"__tostring", srv_tostring}, {"__index", NULL}, {NULL, NULL}};
 
-static void create_meta(lua_State *L) {
-  luaL_newmetatable(L, SERVER_MT);
-  luaL_setfuncs(L, srv_meta, 0);
-  luaL_newlib(L, srv_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+static void create_meta(lua_State *L)
+{
+    luaL_newmetatable(L, SERVER_MT);
+    luaL_setfuncs(L, srv_meta, 0);
+    luaL_newlib(L, srv_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
 }
 
 __attribute__((visibility("default"))) int luaopen_autopilot_emulator_host(lua_State *L);
 
-int luaopen_autopilot_emulator_host(lua_State *L) {
-  create_meta(L);
-  luaL_newlib(L, host_funcs);
-  lua_pushliteral(L, HOST_VERSION);
-  lua_setfield(L, -2, "_VERSION");
-  lua_pushfstring(L, "%s", MHD_get_version());
-  lua_setfield(L, -2, "mhd_version");
-  /* the crypto module, for the caller's state too: host.crypto and require "autopilot.emulator.crypto" */
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  if (lua_getfield(L, -1, "autopilot.emulator.crypto") == LUA_TNIL) {
-    lua_pushcfunction(L, luaopen_autopilot_emulator_crypto);
-    lua_setfield(L, -3, "autopilot.emulator.crypto");
-  }
-  lua_pop(L, 2);
-  luaL_requiref(L, "autopilot.emulator.crypto", luaopen_autopilot_emulator_crypto, 0);
-  lua_setfield(L, -2, "crypto");
-  return 1;
+int luaopen_autopilot_emulator_host(lua_State *L)
+{
+    create_meta(L);
+    luaL_newlib(L, host_funcs);
+    lua_pushliteral(L, HOST_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    lua_pushfstring(L, "%s", MHD_get_version());
+    lua_setfield(L, -2, "mhd_version");
+    /* the crypto module, for the caller's state too: host.crypto and require "autopilot.emulator.crypto" */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    if (lua_getfield(L, -1, "autopilot.emulator.crypto") == LUA_TNIL) {
+        lua_pushcfunction(L, luaopen_autopilot_emulator_crypto);
+        lua_setfield(L, -3, "autopilot.emulator.crypto");
+    }
+    lua_pop(L, 2);
+    luaL_requiref(L, "autopilot.emulator.crypto", luaopen_autopilot_emulator_crypto, 0);
+    lua_setfield(L, -2, "crypto");
+    return 1;
 }

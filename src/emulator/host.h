@@ -23,63 +23,65 @@ enum host_fault { FAULT_NONE = 0, FAULT_RESET, FAULT_TRUNCATE, FAULT_STALL, FAUL
 
 /* Where one exchange (request + reply) is in its life. */
 enum exchange_phase {
-  PHASE_RECEIVING = 0, /* headers seen, body arriving */
-  PHASE_SUSPENDED,     /* reply prepared, waiting for its timer */
-  PHASE_RESUMED,       /* timer fired: queue the reply (or close, for stall) */
-  PHASE_ABORT,         /* server stopping: close without a reply */
-  PHASE_DONE           /* reply queued or connection refused */
+    PHASE_RECEIVING = 0, /* headers seen, body arriving */
+    PHASE_SUSPENDED,     /* reply prepared, waiting for its timer */
+    PHASE_RESUMED,       /* timer fired: queue the reply (or close, for stall) */
+    PHASE_ABORT,         /* server stopping: close without a reply */
+    PHASE_DONE           /* reply queued or connection refused */
 };
 
 struct server;
 
 /* One request on one connection; allocated by the URI log callback, freed by the completion callback. */
 struct exchange {
-  struct server *srv;
-  struct MHD_Connection *conn;
-  char *target; /* raw request target, still percent-encoded */
-  char *body;
-  size_t body_len, body_cap;
-  int too_large;
-  int started; /* the handler saw the headers */
-  enum exchange_phase phase;
-  /* request headers, pointers into MHD's connection memory (valid during the request) */
-  const char **hdr;
-  size_t *hdr_len; /* lengths: name, value, name, value, ... */
-  size_t hdr_count, hdr_cap;
-  /* the prepared reply while suspended */
-  struct MHD_Response *reply;
-  unsigned status;
-  enum host_fault fault;
-  double due;       /* host_clock() time the timer fires */
-  size_t heap_slot; /* index in the timer heap + 1; 0 = not queued */
+    struct server *srv;
+    struct MHD_Connection *conn;
+    char *target; /* raw request target, still percent-encoded */
+    char *body;
+    size_t body_len, body_cap;
+    int too_large;
+    int started; /* the handler saw the headers */
+    enum exchange_phase phase;
+    /* request headers, pointers into MHD's connection memory (valid during the request) */
+    const char **hdr;
+    size_t *hdr_len; /* lengths: name, value, name, value, ... */
+    size_t hdr_count, hdr_cap;
+    /* the prepared reply while suspended */
+    struct MHD_Response *reply;
+    unsigned status;
+    enum host_fault fault;
+    double due;       /* host_clock() time the timer fires */
+    size_t heap_slot; /* index in the timer heap + 1; 0 = not queued */
+    int held;         /* counted in server->held: suspended, the handler not yet called back */
 };
 
 /* The server: owned by the userdata of host.start. */
 struct server {
-  struct MHD_Daemon *daemon;
-  lua_State *L; /* the server state; guarded by lock */
-  int app_ref;  /* registry reference to the app object in L */
-  pthread_mutex_t lock;
-  int lock_ready;
-  pthread_t thread;
-  int thread_started;
-  int wake_fd; /* eventfd: wakes the loop to stop */
-  atomic_int stopping;
-  /* timer heap of suspended exchanges (server thread only) */
-  struct exchange **heap;
-  size_t heap_len, heap_cap;
-  int poll_soon; /* a fault reply wants another turn shortly (server thread only) */
-  unsigned short port;
-  int tls;
-  int ipv6;
-  char bind[64];
-  char *tls_cert, *tls_key;
-  /* start-up diagnostics from MHD's logger (caller thread, before the server thread exists) */
-  int log_capture;
-  char log[HOST_LOG_MAX];
-  /* srv:call result, kept here so nothing malloc'd is held across a raising call */
-  char *callbuf;
-  size_t callbuf_cap;
+    struct MHD_Daemon *daemon;
+    lua_State *L; /* the server state; guarded by lock */
+    int app_ref;  /* registry reference to the app object in L */
+    pthread_mutex_t lock;
+    int lock_ready;
+    pthread_t thread;
+    int thread_started;
+    int wake_fd; /* eventfd: wakes the loop to stop */
+    atomic_int stopping;
+    /* timer heap of suspended exchanges (server thread only) */
+    struct exchange **heap;
+    size_t heap_len, heap_cap;
+    int poll_soon; /* a fault reply wants another turn shortly (server thread only) */
+    size_t held;   /* connections suspended and not yet back in the handler (server thread only) */
+    unsigned short port;
+    int tls;
+    int ipv6;
+    char bind[64];
+    char *tls_cert, *tls_key;
+    /* start-up diagnostics from MHD's logger (caller thread, before the server thread exists) */
+    int log_capture;
+    char log[HOST_LOG_MAX];
+    /* srv:call result, kept here so nothing malloc'd is held across a raising call */
+    char *callbuf;
+    size_t callbuf_cap;
 };
 
 /* host.c */
