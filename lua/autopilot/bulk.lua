@@ -1,0 +1,176 @@
+--- Bulk unassign: take the assigned user off many Autopilot devices at the service's limit.
+--
+--     local report = assert(client:unassign_users({ group_tag = "Kiosk" },
+--       { concurrency = 8, journal = "run.jsonl", verify = true }))
+--     print(report:summary())
+--     report:write_csv("report.csv")
+--
+-- A run goes in four steps:
+--
+-- 1. **Plan** (`autopilot.bulk.plan`): targets are resolved to devices; duplicates, unknown ids or serials,
+--    ambiguous serials, devices with no assigned user (unless `force`) and devices the journal shows as done
+--    are skipped, each with its reason. `dry_run = true` stops here and sends no write.
+-- 2. **Write** (`autopilot.bulk.runner`): one `unassignUserFromDevice` per device (or `$batch` requests of
+--    20 with `batch = true`), at most `concurrency` outstanding, under the client-side budget `limit`
+--    (Intune allows one app 100 writes per 20 s in a tenant), with the C core's retries and shared pause.
+-- 3. **Journal** (`autopilot.bulk.journal`): each outcome is appended and flushed before the next, so a
+--    killed run, started again with the same call, sends nothing for the devices already done.
+-- 4. **Verify** (`autopilot.bulk.verify`): with `verify`, each unassigned device is read back until its user
+--    is gone or a deadline passes (the service is eventually consistent).
+--
+-- The session's concurrency and budget are set for the run and put back afterwards.
+-- @module autopilot.bulk
+local options = require "autopilot.bulk.options"
+local targets_mod = require "autopilot.bulk.targets"
+local plan_mod = require "autopilot.bulk.plan"
+local journal_mod = require "autopilot.bulk.journal"
+local progress = require "autopilot.bulk.progress"
+local report_mod = require "autopilot.bulk.report"
+local runner = require "autopilot.bulk.runner"
+local clock = require "autopilot.bulk.clock"
+
+local M = {}
+
+-- What the session is set to outside a run, when the client does not say (the core's defaults).
+local SESSION_DEFAULTS = { concurrency = 8, limit = false }
+
+local function stats_of(s)
+  local st = s:stats()
+  return { requests = st.requests or 0, retries = st.retries or 0, throttled = st.throttled or 0 }
+end
+
+local function finish_report(entries, meta)
+  local results = {}
+  for i, e in ipairs(entries) do
+    results[i] = {
+      id = e.id, serial = e.serial, outcome = e.outcome, status = e.status, code = e.code, message = e.message,
+      request_id = e.request_id, attempts = e.attempts or 0, verified = e.verified, ids = e.ids, line = e.line,
+    }
+  end
+  return report_mod.new(results, meta)
+end
+
+local function execute(client, norm, o, t0)
+  local s = client._session
+  local before = stats_of(s)
+  local done = {}
+  if o.journal then
+    local st, jerr = journal_mod.read(o.journal)
+    if not st then return nil, jerr end
+    done = st.done
+  end
+
+  local entries, perr = plan_mod.build(client, norm, o, done)
+  if not entries then return nil, perr end
+
+  local todo, skipped = {}, 0
+  for _, e in ipairs(entries) do
+    if e.outcome == nil then
+      todo[#todo + 1] = e
+    else
+      skipped = skipped + 1
+    end
+  end
+
+  if o.dry_run then
+    for _, e in ipairs(todo) do
+      e.outcome, e.message = "would_unassign", "dry run: nothing sent"
+    end
+    local after = stats_of(s)
+    return finish_report(entries, { dry_run = true, elapsed = clock.now() - t0,
+      requests = after.requests - before.requests, retries = after.retries - before.retries,
+      throttled = after.throttled - before.throttled, journal = o.journal })
+  end
+
+  local state = { done = skipped, succeeded = 0, failed = 0, skipped = skipped, in_flight = 0, throttled = 0,
+                  verifying = 0 }
+  for _, e in ipairs(entries) do
+    if e.outcome == "failed" then -- a lookup that failed: no write, but not a skip either
+      state.failed, state.skipped = state.failed + 1, state.skipped - 1
+    end
+  end
+  local tracker = progress.new { total = #entries, on_progress = o.on_progress, mode = progress.mode(o.progress),
+                                 now = clock.now }
+
+  local journal
+  if o.journal and #todo > 0 then
+    local params = options.describe(o)
+    params.started = clock.iso()
+    params.targets = #entries
+    params.writes = #todo
+    params.source = norm.source
+    params.fsync = journal_mod.fsync
+    local jerr
+    journal, jerr = journal_mod.open(o.journal, params)
+    if not journal then return nil, jerr end
+  end
+
+  local run
+  local ok, rerr = pcall(function()
+    run = runner.execute { client = client, opts = o, todo = todo, state = state, journal = journal,
+                           tracker = tracker, clock = clock }
+  end)
+  if journal then journal:close() end
+  if not ok then error(rerr, 0) end
+  tracker:finish(state)
+
+  local after = stats_of(s)
+  return finish_report(entries, {
+    elapsed = clock.now() - t0, requests = after.requests - before.requests,
+    retries = after.retries - before.retries + (run.item_retries or 0),
+    throttled = after.throttled - before.throttled + run.item_throttled, journal = o.journal, error = run.error,
+  })
+end
+
+--- Unassign the users of many devices (this is `client:unassign_users`).
+-- @tparam autopilot.Client client
+-- @param targets device ids and device tables (an array), a query table as for `client:list_devices`, a CSV
+--   file path (serial numbers or ids; Intune's `Device Serial Number` files included), `{ csv = path }` or
+--   `{ serials = {...} }`; see `autopilot.bulk.targets`
+-- @tparam[opt] table opts
+--   `concurrency` (8: writes outstanding at once),
+--   `limit` (`{ writes = 100, seconds = 20 }`, Intune's per-app limit, or false),
+--   `batch` (false: `$batch` requests of 20),
+--   `journal` (path of the JSON Lines journal that makes the run resumable),
+--   `dry_run` (false: plan only, no write),
+--   `force` (false: also unassign devices that show no assigned user),
+--   `verify` (false, true or `{ timeout = 60, interval = 2 }`: read each device back),
+--   `on_progress` (function(p) called with `{ total, done, succeeded, failed, skipped, in_flight, rate, eta,
+--   throttled }`),
+--   `progress` ("auto" unless `on_progress` is given: a bar on a terminal, plain lines otherwise; true, false,
+--   "bar", "lines"),
+--   `via_profile` (false: beta's path through deploymentProfile/assignedDevices; needs api_version "beta")
+-- @treturn[1] table the report (`autopilot.bulk.report`): `succeeded`, `failed`, `skipped`, `results`,
+--   `write_csv`, `write_jsonl`, `summary`; `report.error` is set when the run stopped early
+-- @return[2] nil
+-- @treturn[2] autopilot.Error the plan could not be made (a listing failed, an unreadable CSV or journal);
+--   nothing was written
+function M.run(client, targets, opts)
+  if type(client) ~= "table" or type(client._session) ~= "userdata" and type(client._session) ~= "table" then
+    error("unassign_users: client must be an open autopilot.Client", 2)
+  end
+  local o = options.check(opts)
+  if o.via_profile and client.api_version ~= "beta" then
+    error("unassign_users: option 'via_profile' needs a client with api_version = \"beta\"", 2)
+  end
+  local norm, terr = targets_mod.normalize(targets)
+  if not norm then return nil, terr end
+
+  clock.refresh()
+  local t0 = clock.now()
+  local s = client._session
+  local saved = client._pacing or SESSION_DEFAULTS
+  -- single writes are paced by the session; $batch items are paced by the batch writer, one envelope being
+  -- 20 writes to the service; verify reads get slots of their own
+  local extra = runner.read_slots(o)
+  local configure = s.configure -- nil on a core without run-time pacing: the session's own settings apply
+  if configure then
+    configure(s, { concurrency = o.concurrency + extra, limit = (not o.batch and o.limit) or false })
+  end
+  local ok, report, err = pcall(execute, client, norm, o, t0)
+  if configure then configure(s, { concurrency = saved.concurrency, limit = saved.limit or false }) end
+  if not ok then error(report, 0) end
+  return report, err
+end
+
+return M

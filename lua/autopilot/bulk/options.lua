@@ -1,0 +1,122 @@
+--- Options of a bulk run: defaults and checks. A wrong key or type raises, naming the key.
+-- @module autopilot.bulk.options
+local M = {}
+
+--- Defaults (Intune's per-app write limit: 100 writes per 20 seconds in a tenant).
+M.DEFAULTS = {
+  concurrency = 8,
+  limit = { writes = 100, seconds = 20 },
+  verify = { timeout = 60, interval = 2 },
+}
+
+local KNOWN = {
+  concurrency = true, limit = true, batch = true, journal = true, dry_run = true, force = true, verify = true,
+  on_progress = true, progress = true, via_profile = true,
+}
+
+local function fail(msg)
+  error("unassign_users: " .. msg, 4)
+end
+
+local function check_type(opts, key, expected)
+  local v = opts[key]
+  if v ~= nil and type(v) ~= expected then
+    fail(string.format("option '%s' must be a %s, got %s", key, expected, type(v)))
+  end
+  return v
+end
+
+local function positive_number(v, name)
+  if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+    fail(string.format("option '%s' must be a positive number, got %s", name, tostring(v)))
+  end
+  return v
+end
+
+--- Check options and fill in defaults.
+-- @tparam[opt] table opts see `autopilot.bulk.run`
+-- @treturn table a new table with every option set: `concurrency`, `limit` (table or false), `batch`,
+--   `journal` (string or nil), `dry_run`, `force`, `verify` (table or false), `on_progress` (function or nil),
+--   `progress` (the raw value), `via_profile`
+function M.check(opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then fail("options must be a table, got " .. type(opts)) end
+  for k in pairs(opts) do
+    if not KNOWN[k] then fail("unknown option '" .. tostring(k) .. "'") end
+  end
+  local o = {}
+
+  local c = opts.concurrency
+  if c == nil then c = M.DEFAULTS.concurrency end
+  if math.type(c) ~= "integer" or c < 1 or c > 1024 then
+    fail("option 'concurrency' must be an integer from 1 to 1024, got " .. tostring(c))
+  end
+  o.concurrency = c
+
+  local limit = opts.limit
+  if limit == nil then
+    o.limit = { writes = M.DEFAULTS.limit.writes, seconds = M.DEFAULTS.limit.seconds }
+  elseif limit == false then
+    o.limit = false
+  elseif type(limit) == "table" then
+    for k in pairs(limit) do
+      if k ~= "writes" and k ~= "seconds" then fail("unknown key 'limit." .. tostring(k) .. "'") end
+    end
+    if math.type(limit.writes) ~= "integer" or limit.writes < 1 then
+      fail("option 'limit.writes' must be a positive integer, got " .. tostring(limit.writes))
+    end
+    o.limit = { writes = limit.writes, seconds = positive_number(limit.seconds, "limit.seconds") }
+  else
+    fail("option 'limit' must be a table { writes =, seconds = } or false, got " .. type(limit))
+  end
+
+  o.batch = check_type(opts, "batch", "boolean") or false
+  o.dry_run = check_type(opts, "dry_run", "boolean") or false
+  o.force = check_type(opts, "force", "boolean") or false
+  o.via_profile = check_type(opts, "via_profile", "boolean") or false
+  o.journal = check_type(opts, "journal", "string")
+  if o.journal == "" then fail("option 'journal' must be a file path, got an empty string") end
+  o.on_progress = check_type(opts, "on_progress", "function")
+
+  local verify = opts.verify
+  if verify == nil or verify == false then
+    o.verify = false
+  elseif verify == true then
+    o.verify = { timeout = M.DEFAULTS.verify.timeout, interval = M.DEFAULTS.verify.interval }
+  elseif type(verify) == "table" then
+    for k in pairs(verify) do
+      if k ~= "timeout" and k ~= "interval" then fail("unknown key 'verify." .. tostring(k) .. "'") end
+    end
+    o.verify = {
+      timeout = verify.timeout == nil and M.DEFAULTS.verify.timeout
+        or positive_number(verify.timeout, "verify.timeout"),
+      interval = verify.interval == nil and M.DEFAULTS.verify.interval
+        or positive_number(verify.interval, "verify.interval"),
+    }
+  else
+    fail("option 'verify' must be a boolean or a table { timeout =, interval = }, got " .. type(verify))
+  end
+
+  local p = opts.progress
+  if p == nil then
+    -- a library stays quiet when embedded (a callback is given); otherwise it shows what it does
+    p = o.on_progress == nil and "auto" or false
+  end
+  if not (p == true or p == false or p == "auto" or p == "bar" or p == "lines") then
+    fail("option 'progress' must be true, false, \"auto\", \"bar\" or \"lines\", got " .. tostring(p))
+  end
+  o.progress = p
+  return o
+end
+
+--- The run's parameters as journal and report metadata (plain values, no functions, no credentials).
+-- @tparam table o checked options
+-- @treturn table
+function M.describe(o)
+  return {
+    concurrency = o.concurrency, limit = o.limit, batch = o.batch, dry_run = o.dry_run, force = o.force,
+    verify = o.verify, via_profile = o.via_profile,
+  }
+end
+
+return M
