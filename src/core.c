@@ -27,6 +27,7 @@ int luaopen_autopilot_core(lua_State *L)
     ap_open_session(L);
     autopilot_open_assertion(L);   /* issue 4: certificate credentials */
     autopilot_open_token_cache(L); /* issue 4: refresh-token cache */
+    autopilot_open_system(L);      /* clock, sleep, fsync for the bulk runner */
     lua_pushliteral(L, AP_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);

@@ -12,4 +12,7 @@ void autopilot_open_assertion(lua_State *L);
 /* core.token_cache_read, core.token_cache_write, core.token_cache_lock (src/token_cache.c) */
 void autopilot_open_token_cache(lua_State *L);
 
+/* core.clock, core.sleep, core.fsync (src/system.c) */
+void autopilot_open_system(lua_State *L);
+
 #endif

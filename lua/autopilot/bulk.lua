@@ -99,7 +99,7 @@ local function execute(client, norm, o, t0)
     params.targets = #entries
     params.writes = #todo
     params.source = norm.source
-    params.fsync = journal_mod.fsync
+    params.fsync = true
     local jerr
     journal, jerr = journal_mod.open(o.journal, params)
     if not journal then return nil, jerr end
@@ -156,7 +156,6 @@ function M.run(client, targets, opts)
   local norm, terr = targets_mod.normalize(targets)
   if not norm then return nil, terr end
 
-  clock.refresh()
   local t0 = clock.now()
   local s = client._session
   local saved = client._pacing or SESSION_DEFAULTS

@@ -6,7 +6,7 @@
 --     {"id":"...","serial":"...","outcome":"unassigned","status":204,"request_id":"...","attempts":1,"time":"..."}
 --
 -- A header line (`run`, the run's parameters) starts every run that writes, so a resumed run adds its own.
--- Each device line is written, flushed and (when the C core offers `core.fsync(file)`) fsynced before the
+-- Each device line is written, flushed and fsynced (`core.fsync`) before the
 -- next one, so a run killed at any moment loses at most the line being written. Reading tolerates such a
 -- torn last line. A device whose last line says `unassigned` or `already_unassigned` is done: a later run
 -- with the same journal skips it as `done_before` and sends nothing for it.
@@ -17,8 +17,7 @@ local errors = require "autopilot.errors"
 
 local M = {}
 
-local ok_core, core = pcall(require, "autopilot.core")
-local fsync = ok_core and type(core) == "table" and core.fsync or nil
+local fsync = require("autopilot.core").fsync
 
 --- Outcomes that mean "nothing left to do for this device".
 M.DONE = { unassigned = true, already_unassigned = true }
@@ -94,12 +93,12 @@ function Journal:_line(t)
   local f = self.file
   local ok, why = f:write(text, "\n")
   if ok then ok, why = f:flush() end
-  if ok and fsync then ok, why = fsync(f) end
+  if ok then ok, why = fsync(f) end
   if not ok then return nil, errors.input("JournalUnwritable", "cannot write journal: " .. tostring(why)) end
   return true
 end
 
---- Append one device outcome, durably (write, flush, fsync when the core can).
+--- Append one device outcome, durably (write, flush, fsync).
 -- @tparam table e `{ id =, serial =, outcome =, status =, code =, request_id =, attempts = }`
 -- @treturn[1] boolean true
 -- @return[2] nil
@@ -127,8 +126,5 @@ end
 
 Journal.__close = Journal.close
 Journal.__gc = Journal.close
-
---- Whether durable writes use fsync (the core offers `fsync`) or only flush.
-M.fsync = fsync ~= nil
 
 return M
