@@ -17,25 +17,60 @@ dependencies = {
   "lua-cjson >= 2.1",
 }
 external_dependencies = {
-  CURL = { header = "curl/curl.h" },
+  -- a library check, not a header one: Debian keeps curl.h in the multiarch include directory, which the
+  -- compiler searches by default but luarocks does not
+  CURL = { library = "curl" },
   OPENSSL = { header = "openssl/evp.h" },
 }
 build = {
   type = "builtin",
   modules = {
     ["autopilot.core"] = {
-      sources = { "src/*.c" },
+      sources = {
+        "src/assertion.c",
+        "src/auth.c",
+        "src/auth_delegated.c",
+        "src/buf.c",
+        "src/core.c",
+        "src/curl_names.c",
+        "src/engine.c",
+        "src/guid.c",
+        "src/pacing.c",
+        "src/request.c",
+        "src/retry.c",
+        "src/session.c",
+        "src/system.c",
+        "src/token_cache.c",
+        "src/transfer.c",
+      },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
       libraries = { "curl", "crypto" },
       defines = { "_GNU_SOURCE" },
     },
     autopilot = "lua/autopilot.lua",
+    ["autopilot.bulk"] = "lua/autopilot/bulk.lua",
+    ["autopilot.bulk.batch"] = "lua/autopilot/bulk/batch.lua",
+    ["autopilot.bulk.clock"] = "lua/autopilot/bulk/clock.lua",
+    ["autopilot.bulk.journal"] = "lua/autopilot/bulk/journal.lua",
+    ["autopilot.bulk.options"] = "lua/autopilot/bulk/options.lua",
+    ["autopilot.bulk.plan"] = "lua/autopilot/bulk/plan.lua",
+    ["autopilot.bulk.progress"] = "lua/autopilot/bulk/progress.lua",
+    ["autopilot.bulk.report"] = "lua/autopilot/bulk/report.lua",
+    ["autopilot.bulk.runner"] = "lua/autopilot/bulk/runner.lua",
+    ["autopilot.bulk.targets"] = "lua/autopilot/bulk/targets.lua",
+    ["autopilot.bulk.verify"] = "lua/autopilot/bulk/verify.lua",
+    ["autopilot.clouds"] = "lua/autopilot/clouds.lua",
+    ["autopilot.credentials"] = "lua/autopilot/credentials.lua",
     ["autopilot.errors"] = "lua/autopilot/errors.lua",
     ["autopilot.ids"] = "lua/autopilot/ids.lua",
-    ["autopilot.clouds"] = "lua/autopilot/clouds.lua",
     ["autopilot.odata"] = "lua/autopilot/odata.lua",
-    ["autopilot.credentials"] = "lua/autopilot/credentials.lua",
+    ["autopilot.token_cache"] = "lua/autopilot/token_cache.lua",
+  },
+  install = {
+    bin = {
+      autopilot = "bin/autopilot",
+    },
   },
 }
 test = {
