@@ -33,6 +33,10 @@ local OPTIONS = {
   stall_timeout = { number = true }, max_retries = { number = true }, max_retry_wait = { number = true },
   concurrency = { number = true }, limit = { table = true, boolean = true },
   insecure_skip_tls_verify = { boolean = true },
+  -- issue 4: every way to sign in
+  certificate = { table = true }, device_code = { boolean = true, ["function"] = true },
+  refresh_token = { string = true }, token_cache = { string = true },
+  managed_identity = { boolean = true, table = true }, scopes = { table = true, string = true },
 }
 
 local function check_options(opts)
@@ -73,7 +77,16 @@ Client.__index = Client
 Client.__name = "autopilot.Client"
 
 --- Connect: check the options and prepare a session. No request is sent until the first call.
--- With no argument, reads AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.
+-- With no argument, reads AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH
+-- (+ AZURE_CLIENT_CERTIFICATE_PASSWORD) and AZURE_AUTHORITY_HOST.
+--
+-- Sign-in (first match wins): `access_token`; `managed_identity = true | { client_id =, endpoint =, header = }`
+-- (IDENTITY_ENDPOINT + IDENTITY_HEADER from the environment, else IMDS); `certificate = { cert =, key =,
+-- passphrase =, alg = "PS256" | "RS256" }` (PEM text or file paths) with `tenant` and `client_id`;
+-- `client_secret` with `tenant` and `client_id`; `device_code = true` (prints Microsoft's message to stderr)
+-- or `device_code = function(info)` (`info.user_code`, `verification_uri`, `message`, `expires_in`), with
+-- optional `tenant` ("organizations" by default), `client_id`, `scopes`, `refresh_token`, and
+-- `token_cache = path` (refresh tokens kept per tenant, client and scopes, so the next run signs in silently).
 -- @tparam[opt] table opts `tenant`, `client_id`, `client_secret` or `access_token`; `cloud` ("global",
 --   "usgov", "dod", "china"), `graph_url`, `login_url` (overrides, e.g. the emulator), `api_version` ("v1.0" or
 --   "beta"), `ca_file`, `ca_path`, `timeout` (seconds, whole request), `connect_timeout`, `stall_timeout`,
@@ -82,6 +95,7 @@ Client.__name = "autopilot.Client"
 -- @treturn[1] autopilot.Client
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
+--   (an unreadable certificate, a wrong passphrase), "TokenCacheError" for a token cache that cannot be used
 function M.connect(opts)
   if opts == nil then
     opts = credentials.from_environment()
@@ -101,8 +115,8 @@ function M.connect(opts)
   local login_url, lerr = check_base_url("login_url", opts.login_url or cloud.login)
   if not login_url then return config_error(lerr) end
 
-  local auth, aerr = credentials.resolve(opts, cloud, login_url)
-  if not auth then return nil, aerr end
+  local auth, cache_or_err = credentials.resolve(opts, cloud, login_url)
+  if not auth then return nil, cache_or_err end
 
   local limit = opts.limit
   if type(limit) == "table" then
@@ -125,8 +139,9 @@ function M.connect(opts)
   }
   return setmetatable({
     _session = session, graph_url = graph_url, login_url = login_url, api_version = api_version,
-    cloud = opts.cloud or (opts.graph_url and "custom" or "global"), tenant = opts.tenant,
-    client_id = opts.client_id, flow = auth.kind,
+    cloud = opts.cloud or (opts.graph_url and "custom" or "global"),
+    tenant = opts.tenant or (auth.devicecode_url and "organizations") or nil,
+    client_id = auth.client_id or opts.client_id, flow = auth.kind, _token_cache = cache_or_err,
   }, Client)
 end
 
@@ -429,11 +444,36 @@ function Client:unassign_users(targets, opts)
 end
 
 --- What the client is signed in as, for the REPL: never the token itself.
--- @treturn table `{ flow =, tenant =, client_id =, expires_at = }`
+-- The claims come from the access token's payload, decoded without verifying (it is our own token);
+-- before the first call there may be no token yet (`has_token` false).
+-- @treturn table `{ flow =, cloud =, tenant =, client_id =, app = (display name), user = (delegated),
+--   scopes = {...} (delegated) or roles = {...} (app-only), expires_at = (epoch s), has_token =,
+--   has_refresh_token =, token_cache = path, token_cache_error = text }`
 function Client:token_info()
   ensure_open(self)
-  local info = self._session:token_info()
-  info.tenant, info.client_id, info.cloud = self.tenant, self.client_id, self.cloud
+  local raw = self._session:token_info()
+  local c = raw.claims or {}
+  local info = {
+    flow = raw.flow, cloud = self.cloud, tenant = c.tid or self.tenant, client_id = c.appid or c.azp or self.client_id,
+    app = c.app_displayname, user = c.upn or c.preferred_username or c.unique_name,
+    expires_at = raw.expires_at or math.tointeger(c.exp), has_token = raw.has_token,
+    has_refresh_token = raw.has_refresh_token,
+  }
+  local function words(text)
+    local out = {}
+    for w in tostring(text):gmatch("%S+") do out[#out + 1] = w end
+    return out
+  end
+  if type(c.roles) == "table" then
+    info.roles = {}
+    for i, r in ipairs(c.roles) do info.roles[i] = tostring(r) end
+  elseif type(c.scp) == "string" then
+    info.scopes = words(c.scp)
+  elseif raw.scope then
+    info.scopes = words(raw.scope)
+  end
+  local cache = self._token_cache
+  if cache then info.token_cache, info.token_cache_error = cache.path, cache.error end
   return info
 end
 

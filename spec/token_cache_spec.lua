@@ -19,7 +19,8 @@ local function mode(path) return run("stat -c %a " .. q(path)) end
 
 -- A separate lua5.4 process with the same module paths (and the same LD_PRELOAD under ASan).
 local function child(code, prefix)
-  return (prefix or "") .. require("paths").env() .. " lua5.4 -e " .. q("local core = require 'autopilot.core' " .. code)
+  return (prefix or "") .. require("paths").env() .. " lua5.4 -e "
+    .. q("local core = require 'autopilot.core' " .. code)
 end
 
 local function no_secret(err)

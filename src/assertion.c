@@ -2,12 +2,15 @@
  * (RFC 7523, Microsoft identity platform "certificate credentials"), PS256 with x5t#S256 or
  * RS256 with x5t. Takes PEM text only; the Lua facade reads files.
  *
- * Every libcrypto object lives in a to-be-closed "scratch" userdata, so a Lua error raised
- * half way (out of memory in a luaL_Buffer) still frees it. Error messages name what is
- * wrong and never include key material or the passphrase. */
+ * The signer (ap_signer_new / ap_signer_assertion, plain C that never raises) is what a session
+ * holds for the certificate flow: the parsed key lives in session memory and a fresh assertion
+ * is made for every token request. The Lua functions keep every libcrypto object in a
+ * to-be-closed "scratch" userdata, so a Lua error raised half way still frees it. Error
+ * messages name what is wrong and never include key material or the passphrase. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/random.h>
@@ -23,19 +26,22 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "internal.h"
 #include "internal_open.h"
 
 #define SCRATCH_META  "autopilot.AssertionScratch"
 #define MAX_LIFETIME  600        /* seconds; Microsoft accepts at most 10 minutes */
 #define MIN_RSA_BITS  2048       /* what Microsoft Entra accepts for certificate credentials */
 #define MAX_SIG_BYTES 1024       /* RSA up to 8192 bits */
-#define ERRLEN        256
+#define ERRLEN        AP_SIGNER_ERRLEN
 
 typedef struct {
   BIO *bio;
   X509 *cert;
   EVP_PKEY *key;
   EVP_MD_CTX *md;
+  ap_signer *signer;       /* client_assertion's signer and result, freed by __close */
+  char *jwt;
 } Scratch;
 
 /* What the passphrase callback sees: a pointer into the Lua string, never a copy of ours. */
@@ -53,6 +59,12 @@ static void scratch_free(Scratch *s) {
   X509_free(s->cert);          s->cert = NULL;
   EVP_MD_CTX_free(s->md);      s->md = NULL;
   EVP_PKEY_free(s->key);       s->key = NULL;   /* RSA private parts are cleared by libcrypto */
+  ap_signer_free(s->signer);   s->signer = NULL;
+  if (s->jwt) {
+    explicit_bzero(s->jwt, strlen(s->jwt));
+    free(s->jwt);
+    s->jwt = NULL;
+  }
   ERR_clear_error();           /* leave no stale errors for libcurl's TLS on this thread */
 }
 
@@ -97,41 +109,6 @@ static void add_b64url(luaL_Buffer *b, const unsigned char *p, size_t n) {
     out[2] = tab[(p[1] & 15) << 2];
     luaL_addlstring(b, out, 3);
   }
-}
-
-/* A JSON string literal; escapes quotes, backslashes and every control byte. */
-static void add_json_string(luaL_Buffer *b, const char *s, size_t n) {
-  luaL_addchar(b, '"');
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') {
-      luaL_addchar(b, '\\');
-      luaL_addchar(b, (char)c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char esc[8];
-      snprintf(esc, sizeof esc, "\\u%04x", c);
-      luaL_addstring(b, esc);
-    } else {
-      luaL_addchar(b, (char)c);
-    }
-  }
-  luaL_addchar(b, '"');
-}
-
-static void add_json_member(luaL_Buffer *b, const char *name, const char *s, size_t n, int first) {
-  if (!first) luaL_addchar(b, ',');
-  add_json_string(b, name, strlen(name));
-  luaL_addchar(b, ':');
-  add_json_string(b, s, n);
-}
-
-static void add_json_integer(luaL_Buffer *b, const char *name, lua_Integer v) {
-  char num[32];
-  snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)v);
-  luaL_addchar(b, ',');
-  add_json_string(b, name, strlen(name));
-  luaL_addchar(b, ':');
-  luaL_addstring(b, num);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -332,6 +309,179 @@ static const char *sign(Scratch *s, int pss, const char *in, size_t inlen,
   return NULL;
 }
 
+/* ---------------------------------------------------------------- the C signer */
+
+/* A loaded certificate and private key, ready to sign assertions for as long as a session lives.
+ * The key's private parts are cleared by libcrypto when freed; nothing here raises. */
+struct ap_signer {
+  EVP_PKEY *key;
+  int pss;
+  unsigned char thumb[EVP_MAX_MD_SIZE];
+  unsigned int thumb_len;
+};
+
+void ap_signer_free(ap_signer *g) {
+  if (g == NULL) return;
+  EVP_PKEY_free(g->key);
+  explicit_bzero(g, sizeof *g);
+  free(g);
+  ERR_clear_error();
+}
+
+ap_signer *ap_signer_new(const char *cert, size_t cert_len, const char *key, size_t key_len,
+                         const char *pass, size_t pass_len, int pss, char err[AP_SIGNER_ERRLEN],
+                         const char **msg) {
+  Scratch s;
+  memset(&s, 0, sizeof s);
+  Passphrase pw = { pass, pass_len, 0, 0 };
+  ap_signer *g = NULL;
+  *msg = NULL;
+  if ((*msg = load_cert(&s, cert, cert_len, err)) != NULL
+      || (*msg = load_key(&s, key, key_len, &pw, err)) != NULL)
+    goto done;
+  if (EVP_PKEY_eq(X509_get0_pubkey(s.cert), s.key) != 1) {
+    *msg = "private key does not match the certificate";
+    goto done;
+  }
+  g = calloc(1, sizeof *g);
+  if (g == NULL) {
+    *msg = "out of memory loading the certificate";
+    goto done;
+  }
+  g->pss = pss;
+  if (X509_digest(s.cert, pss ? EVP_sha256() : EVP_sha1(), g->thumb, &g->thumb_len) != 1) {
+    snprintf(err, ERRLEN, "cannot hash the certificate (%s)", reason_of_last_error());
+    *msg = err;
+    free(g);
+    g = NULL;
+    goto done;
+  }
+  g->key = s.key;             /* ownership moves to the signer */
+  s.key = NULL;
+done:
+  scratch_free(&s);
+  return g;
+}
+
+/* ap_buf writers that remember a failed append (out of memory) instead of checking each call. */
+typedef struct { ap_buf b; int failed; } Out;
+
+static void out_add(Out *o, const char *p, size_t n) {
+  if (!o->failed && ap_buf_append(&o->b, p, n) != 0) o->failed = 1;
+}
+
+static void out_str(Out *o, const char *p) { out_add(o, p, strlen(p)); }
+
+static void out_b64url(Out *o, const unsigned char *p, size_t n) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  char q[4];
+  for (; n >= 3; p += 3, n -= 3) {
+    q[0] = tab[p[0] >> 2];
+    q[1] = tab[((p[0] & 3) << 4) | (p[1] >> 4)];
+    q[2] = tab[((p[1] & 15) << 2) | (p[2] >> 6)];
+    q[3] = tab[p[2] & 63];
+    out_add(o, q, 4);
+  }
+  if (n == 1) {
+    q[0] = tab[p[0] >> 2];
+    q[1] = tab[(p[0] & 3) << 4];
+    out_add(o, q, 2);
+  } else if (n == 2) {
+    q[0] = tab[p[0] >> 2];
+    q[1] = tab[((p[0] & 3) << 4) | (p[1] >> 4)];
+    q[2] = tab[(p[1] & 15) << 2];
+    out_add(o, q, 3);
+  }
+}
+
+static void out_json_string(Out *o, const char *s, size_t n) {
+  out_add(o, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      char e[2] = { '\\', (char)c };
+      out_add(o, e, 2);
+    } else if (c < 0x20 || c == 0x7f) {
+      char esc[8];
+      snprintf(esc, sizeof esc, "\\u%04x", c);
+      out_str(o, esc);
+    } else {
+      out_add(o, (const char *)&c, 1);
+    }
+  }
+  out_add(o, "\"", 1);
+}
+
+static void out_member(Out *o, const char *name, const char *s, size_t n, int first) {
+  if (!first) out_add(o, ",", 1);
+  out_json_string(o, name, strlen(name));
+  out_add(o, ":", 1);
+  out_json_string(o, s, n);
+}
+
+static void out_integer(Out *o, const char *name, long long v) {
+  char num[32];
+  snprintf(num, sizeof num, "%lld", v);
+  out_add(o, ",", 1);
+  out_json_string(o, name, strlen(name));
+  out_add(o, ":", 1);
+  out_str(o, num);
+}
+
+char *ap_signer_assertion(ap_signer *g, const char *client_id, size_t id_len, const char *aud,
+                          size_t aud_len, long long now, int lifetime, char err[AP_SIGNER_ERRLEN],
+                          const char **msg) {
+  Out head = { { 0 }, 0 }, claims = { { 0 }, 0 }, jwt = { { 0 }, 0 };
+  Scratch s;
+  memset(&s, 0, sizeof s);
+  unsigned char sig[MAX_SIG_BYTES];
+  size_t sig_len = 0;
+  char jti[37];
+  char *result = NULL;
+  *msg = NULL;
+  if ((*msg = new_jti(jti)) != NULL) goto done;
+
+  out_add(&head, "{", 1);
+  out_member(&head, "alg", g->pss ? "PS256" : "RS256", 5, 1);
+  out_member(&head, "typ", "JWT", 3, 0);
+  out_str(&head, g->pss ? ",\"x5t#S256\":\"" : ",\"x5t\":\"");
+  out_b64url(&head, g->thumb, g->thumb_len);
+  out_str(&head, "\"}");
+  out_add(&claims, "{", 1);
+  out_member(&claims, "aud", aud, aud_len, 1);
+  out_integer(&claims, "exp", now + lifetime);
+  out_member(&claims, "iss", client_id, id_len, 0);
+  out_member(&claims, "jti", jti, 36, 0);
+  out_integer(&claims, "nbf", now);
+  out_integer(&claims, "iat", now);
+  out_member(&claims, "sub", client_id, id_len, 0);
+  out_add(&claims, "}", 1);
+  if (head.failed || claims.failed) goto oom;
+  out_b64url(&jwt, (const unsigned char *)head.b.data, head.b.len);
+  out_add(&jwt, ".", 1);
+  out_b64url(&jwt, (const unsigned char *)claims.b.data, claims.b.len);
+  if (jwt.failed) goto oom;
+  s.key = g->key;                           /* borrowed for sign(); not freed below */
+  *msg = sign(&s, g->pss, jwt.b.data, jwt.b.len, sig, &sig_len, err);
+  s.key = NULL;
+  if (*msg != NULL) goto done;
+  out_add(&jwt, ".", 1);
+  out_b64url(&jwt, sig, sig_len);
+  if (jwt.failed) goto oom;
+  result = jwt.b.data;                      /* ownership moves to the caller */
+  jwt.b.data = NULL;
+  goto done;
+oom:
+  *msg = "out of memory building the assertion";
+done:
+  scratch_free(&s);
+  explicit_bzero(sig, sizeof sig);
+  ap_buf_free(&head.b, 1);
+  ap_buf_free(&claims.b, 1);
+  ap_buf_free(&jwt.b, 1);
+  return result;
+}
+
 /* ---------------------------------------------------------------- functions */
 
 /***
@@ -349,12 +499,6 @@ static int l_client_assertion(lua_State *L) {
   size_t cert_len, key_len, id_len, aud_len, pw_len, alg_len;
   char err[ERRLEN];
   const char *msg;
-  unsigned char thumb[EVP_MAX_MD_SIZE];
-  unsigned int thumb_len = 0;
-  unsigned char sig[MAX_SIG_BYTES];
-  size_t sig_len = 0;
-  char jti[37];
-  luaL_Buffer b;
 
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -377,65 +521,20 @@ static int l_client_assertion(lua_State *L) {
   if (now < 0 || now > LUA_MAXINTEGER - MAX_LIFETIME)
     return luaL_error(L, "client_assertion: now is out of range");
 
-  Passphrase pw = { pass, pw_len, 0, 0 };
-  Scratch *s = scratch_new(L);                                        /* index 2 */
-  if ((msg = load_cert(s, cert, cert_len, err)) != NULL
-      || (msg = load_key(s, key, key_len, &pw, err)) != NULL)
-    goto fail;
-  if (EVP_PKEY_eq(X509_get0_pubkey(s->cert), s->key) != 1) {
-    msg = "private key does not match the certificate";
-    goto fail;
+  Scratch *s = scratch_new(L);                                        /* index 2, to-be-closed */
+  s->signer = ap_signer_new(cert, cert_len, key, key_len, pass, pw_len, pss, err, &msg);
+  if (s->signer != NULL)
+    s->jwt = ap_signer_assertion(s->signer, client_id, id_len, aud, aud_len, (long long)now,
+                                 (int)lifetime, err, &msg);
+  if (s->jwt == NULL) {
+    luaL_pushfail(L);
+    lua_pushstring(L, msg);
+    scratch_free(s);
+    return 2;
   }
-  if (X509_digest(s->cert, pss ? EVP_sha256() : EVP_sha1(), thumb, &thumb_len) != 1) {
-    snprintf(err, ERRLEN, "cannot hash the certificate (%s)", reason_of_last_error());
-    msg = err;
-    goto fail;
-  }
-  if ((msg = new_jti(jti)) != NULL) goto fail;
-
-  luaL_buffinit(L, &b);                                               /* header JSON, index 3 */
-  luaL_addchar(&b, '{');
-  add_json_member(&b, "alg", pss ? "PS256" : "RS256", 5, 1);
-  add_json_member(&b, "typ", "JWT", 3, 0);
-  luaL_addstring(&b, pss ? ",\"x5t#S256\":\"" : ",\"x5t\":\"");
-  add_b64url(&b, thumb, thumb_len);
-  luaL_addstring(&b, "\"}");
-  luaL_pushresult(&b);
-  luaL_buffinit(L, &b);                                               /* claims JSON, index 4 */
-  luaL_addchar(&b, '{');
-  add_json_member(&b, "aud", aud, aud_len, 1);
-  add_json_integer(&b, "exp", now + lifetime);
-  add_json_member(&b, "iss", client_id, id_len, 0);
-  add_json_member(&b, "jti", jti, 36, 0);
-  add_json_integer(&b, "nbf", now);
-  add_json_integer(&b, "iat", now);
-  add_json_member(&b, "sub", client_id, id_len, 0);
-  luaL_addchar(&b, '}');
-  luaL_pushresult(&b);
-  size_t hlen, clen, inlen;
-  const char *hjson = lua_tolstring(L, 3, &hlen);
-  const char *cjson = lua_tolstring(L, 4, &clen);
-  luaL_buffinit(L, &b);                                               /* signing input, index 5 */
-  add_b64url(&b, (const unsigned char *)hjson, hlen);
-  luaL_addchar(&b, '.');
-  add_b64url(&b, (const unsigned char *)cjson, clen);
-  luaL_pushresult(&b);
-  const char *input = lua_tolstring(L, 5, &inlen);
-  if ((msg = sign(s, pss, input, inlen, sig, &sig_len, err)) != NULL) goto fail;
-
-  luaL_buffinit(L, &b);
-  luaL_addlstring(&b, input, inlen);
-  luaL_addchar(&b, '.');
-  add_b64url(&b, sig, sig_len);
-  luaL_pushresult(&b);
+  lua_pushstring(L, s->jwt);
   scratch_free(s);
   return 1;
-
-fail:
-  scratch_free(s);
-  luaL_pushfail(L);
-  lua_pushstring(L, msg);
-  return 2;
 }
 
 static lua_Integer asn1_epoch(const ASN1_TIME *t) {

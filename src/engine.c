@@ -171,7 +171,7 @@ static void graph_done(lua_State *L, ap_session *s, ap_xfer *x, double now)
     if (ra >= 0)
         x->retry_after = ra;
     int throttled = x->code == CURLE_OK && x->status == 429;
-    if (x->code == CURLE_OK && x->status == 401 && s->auth.kind == AP_AUTH_CLIENT_SECRET &&
+    if (x->code == CURLE_OK && x->status == 401 && ap_auth_acquired(s) &&
         !x->auth_retried && !(x->user_has & AP_H_AUTH) && ap_auth_is_token_error(L, x)) {
         /* the service no longer accepts our token: drop it, get another, try once more */
         ap_auth_invalidate(s, x->token_gen);

@@ -18,6 +18,8 @@
 /* Session user values (lua_newuserdatauv slots). */
 #define AP_UV_TAGS 1   /* table: transfer id -> tag as submitted */
 #define AP_UV_DECODE 2 /* the JSON decode function given at session creation */
+#define AP_UV_AUTH 3   /* table: the auth callbacks (on_device_code, on_refresh_token) or nil */
+#define AP_SESSION_UVS 3
 
 /* ---- growable byte buffer (buf.c) ------------------------------------------------------------ */
 
@@ -91,7 +93,26 @@ void ap_list_remove(ap_list *l, ap_xfer *x);
 
 /* ---- the session ----------------------------------------------------------------------------- */
 
-enum ap_auth_kind { AP_AUTH_NONE, AP_AUTH_TOKEN, AP_AUTH_CLIENT_SECRET };
+enum ap_auth_kind {
+    AP_AUTH_NONE,
+    AP_AUTH_TOKEN,            /* brought by the caller */
+    AP_AUTH_CLIENT_SECRET,    /* client credentials, secret */
+    AP_AUTH_CERTIFICATE,      /* client credentials, client assertion signed in C */
+    AP_AUTH_DELEGATED,        /* refresh token and/or device code (flow "device_code" or "refresh_token") */
+    AP_AUTH_MANAGED_IDENTITY, /* App Service IDENTITY_ENDPOINT or IMDS */
+};
+
+/* What the token request in flight asks for (delegated flows have several steps). */
+enum ap_auth_step { AP_STEP_TOKEN, AP_STEP_REFRESH, AP_STEP_DEVICECODE, AP_STEP_DEVICE_POLL };
+
+/* A loaded certificate + private key that signs client assertions (assertion.c; never raises). */
+typedef struct ap_signer ap_signer;
+#define AP_SIGNER_ERRLEN 256
+ap_signer *ap_signer_new(const char *cert, size_t cert_len, const char *key, size_t key_len, const char *pass,
+                         size_t pass_len, int pss, char err[AP_SIGNER_ERRLEN], const char **msg);
+char *ap_signer_assertion(ap_signer *g, const char *client_id, size_t id_len, const char *aud, size_t aud_len,
+                          long long now, int lifetime, char err[AP_SIGNER_ERRLEN], const char **msg);
+void ap_signer_free(ap_signer *g);
 
 typedef struct ap_auth {
     int kind;
@@ -102,6 +123,18 @@ typedef struct ap_auth {
     double expires_epoch; /* the same expiry as epoch seconds, for token_info */
     char *token_url, *client_id, *client_secret, *scope;
     ap_xfer *fetch; /* the token request in progress (queued or running), or NULL */
+    char flow[24];  /* name shown by token_info */
+    int step;       /* enum ap_auth_step of `fetch` */
+    ap_signer *signer;    /* certificate: the parsed key, freed (and cleared by libcrypto) on close */
+    int alg_pss;          /* certificate: PS256 (else RS256) */
+    char *refresh_token;  /* delegated: current refresh token; wiped */
+    int newer_tried;      /* delegated: a refused one was replaced by the cache's newer one already */
+    char *devicecode_url; /* delegated: NULL when signing in interactively is not allowed */
+    char *device_code;    /* delegated: the pending device code; wiped */
+    double dc_interval;   /* seconds between polls (grows by 5 on slow_down) */
+    double dc_expires;    /* monotonic time the device code expires */
+    char *header;         /* managed identity: "X-IDENTITY-HEADER: ..." or "Metadata: true"; wiped */
+    char *granted_scope;  /* the scope the token endpoint says it granted */
 } ap_auth;
 
 typedef struct ap_stats {
@@ -166,9 +199,10 @@ void ap_budget_record(ap_session *s, double now);
 void ap_pause(ap_session *s, double now, double until);
 
 /* auth.c */
-int ap_auth_parse(lua_State *L, ap_session *s, int idx);
+int ap_auth_parse(lua_State *L, ap_session *s, int idx, int ud); /* ud: the session userdata's index */
 void ap_auth_free(ap_auth *a);
 int ap_auth_needs_token(const ap_session *s);
+int ap_auth_acquired(const ap_session *s); /* the session fetches its tokens (a 401 may renew them) */
 int ap_auth_usable(const ap_session *s, double now);
 int ap_auth_fresh(const ap_session *s, double now);
 ap_xfer *ap_auth_request(ap_session *s); /* a new token request, or NULL when out of memory */
@@ -176,6 +210,19 @@ void ap_auth_on_done(lua_State *L, ap_session *s, ap_xfer *t, double now);
 int ap_auth_is_token_error(lua_State *L, const ap_xfer *x); /* 401 body says InvalidAuthenticationToken */
 void ap_auth_invalidate(ap_session *s, unsigned gen);
 void ap_push_token_info(lua_State *L, const ap_session *s);
+/* helpers shared by auth.c and auth_delegated.c */
+void ap_auth_wipe_free(char **p);
+int ap_auth_form_append(ap_buf *b, const char *name, const char *value);
+ap_xfer *ap_auth_post(ap_session *s, const char *url, ap_buf *form); /* takes the form; NULL: no memory */
+void ap_auth_fail_waiters(ap_session *s, long status, CURLcode code, const char *errmsg, const char *body,
+                          size_t body_len);
+int ap_auth_take_token(lua_State *L, ap_session *s, ap_xfer *t, double now); /* 1: got one */
+/* auth_delegated.c */
+ap_xfer *ap_auth_delegated_request(ap_session *s);
+int ap_auth_delegated_done(lua_State *L, ap_session *s, ap_xfer *t, double now); /* 1: handled */
+/* Gives a new refresh token to the cache callback; rt NULL says ours was refused, and returns a newer one
+ * from the cache (malloc'd) or NULL (the cache forgot it). */
+char *ap_auth_persist_refresh(lua_State *L, ap_session *s, const char *rt);
 
 /* engine.c */
 void ap_engine_run(lua_State *L, ap_session *s, double deadline, lua_Integer stop_id);

@@ -198,7 +198,7 @@ static int l_session(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    ap_session *s = lua_newuserdatauv(L, sizeof *s, 2);
+    ap_session *s = lua_newuserdatauv(L, sizeof *s, AP_SESSION_UVS);
     memset(s, 0, sizeof *s); /* closed: every pointer NULL, __gc has nothing to free */
     luaL_setmetatable(L, AP_SESSION_MT);
     lua_newtable(L);
@@ -230,7 +230,7 @@ static int l_session(lua_State *L)
     parse_limit(L, s, 1);
     parse_decode(L, 1, 2);
     lua_getfield(L, 1, "auth");
-    ap_auth_parse(L, s, lua_gettop(L));
+    ap_auth_parse(L, s, lua_gettop(L), 2);
     lua_pop(L, 1);
 
     if (ap_random_bytes(&s->rng, sizeof s->rng) != 0)

@@ -47,6 +47,7 @@ void ap_xfer_free(ap_xfer *x)
     if (x->body)
         explicit_bzero(x->body, x->body_len); /* a token request carries the secret */
     free(x->body);
+    wipe_slist(x->user_headers); /* a managed identity request's header is a secret */
     curl_slist_free_all(x->user_headers);
     ap_buf_free(&x->resp_body, x->kind == AP_XK_TOKEN); /* a token reply carries the token */
     ap_buf_free(&x->resp_headers, 0);

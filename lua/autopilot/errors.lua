@@ -75,6 +75,23 @@ local AADSTS_HINTS = {
   [700024] = "the client assertion is not within its valid time range: check this machine's clock",
   [70000] = "the refresh token is no longer valid: sign in again",
   [700082] = "the refresh token has expired after inactivity: sign in again",
+  [50173] = "the refresh token was revoked (password reset or sign-out): sign in again",
+  [7000218] = "the app needs a client secret or certificate: give client_secret or certificate",
+  [700025] = "this app is a public client: sign in with device_code, without a secret or certificate",
+  [700021] = "the client assertion's issuer is not client_id: check client_id",
+  [700023] = "the client assertion's audience is not this token endpoint: check tenant, cloud and login_url",
+  [50027] = "the client assertion is malformed: check the certificate and key",
+  [5002738] = "the client assertion's algorithm is refused: use alg = \"PS256\" or \"RS256\"",
+  [900382] = "this app lives in another cloud: check `cloud` (global, usgov, dod, china)",
+  [1002012] = "client credentials need the scope <graph host>/.default",
+}
+
+-- Hints by the OAuth `error` itself, for errors whose AADSTS number is shared (70000, 70016).
+local OAUTH_HINTS = {
+  authorization_declined = "the sign-in was declined at the device login page: run again and approve it",
+  expired_token = "nobody completed the device code sign-in in time: sign in again and enter the code sooner",
+  bad_verification_code = "the device code is not known to the service: sign in again with a new code",
+  device_code_callback_failed = "the device_code function raised: fix it, or use device_code = true",
 }
 
 local function decode_object(body)
@@ -121,7 +138,11 @@ local function from_token_failure(auth, result)
     end
     err.trace_id = type(body.trace_id) == "string" and body.trace_id or nil
     err.correlation_id = type(body.correlation_id) == "string" and body.correlation_id or nil
-    err.hint = err.aadsts and AADSTS_HINTS[err.aadsts] or nil
+    err.hint = OAUTH_HINTS[body.error] or (err.aadsts and AADSTS_HINTS[err.aadsts]) or nil
+  elseif body and type(body.message) == "string" then -- App Service managed identity: { statusCode, message }
+    err.code = "ManagedIdentityError"
+    err.message = "managed identity endpoint refused the request: " .. body.message
+    err.correlation_id = type(body.correlationId) == "string" and body.correlationId or nil
   else
     err.code = "InvalidResponse"
     err.message = string.format("token endpoint answered HTTP %s without an OAuth error body",
