@@ -28,7 +28,6 @@ build = {
     ["autopilot.core"] = {
       sources = {
         "src/assertion.c",
-        "src/auth_delegated.c",
         "src/auth.c",
         "src/auth_delegated.c",
         "src/buf.c",
