@@ -142,6 +142,8 @@ function M.connect(opts)
     cloud = opts.cloud or (opts.graph_url and "custom" or "global"),
     tenant = opts.tenant or (auth.devicecode_url and "organizations") or nil,
     client_id = auth.client_id or opts.client_id, flow = auth.kind, _token_cache = cache_or_err,
+    -- what a bulk run puts back on the session when it ends (the core's default concurrency is 8)
+    _pacing = { concurrency = opts.concurrency or 8, limit = limit or false },
   }, Client)
 end
 

@@ -31,9 +31,6 @@ local clock = require "autopilot.bulk.clock"
 
 local M = {}
 
--- What the session is set to outside a run, when the client does not say (the core's defaults).
-local SESSION_DEFAULTS = { concurrency = 8, limit = false }
-
 local function stats_of(s)
   local st = s:stats()
   return { requests = st.requests or 0, retries = st.retries or 0, throttled = st.throttled or 0 }
@@ -158,16 +155,13 @@ function M.run(client, targets, opts)
 
   local t0 = clock.now()
   local s = client._session
-  local saved = client._pacing or SESSION_DEFAULTS
+  local saved = client._pacing
   -- single writes are paced by the session; $batch items are paced by the batch writer, one envelope being
   -- 20 writes to the service; verify reads get slots of their own
   local extra = runner.read_slots(o)
-  local configure = s.configure -- nil on a core without run-time pacing: the session's own settings apply
-  if configure then
-    configure(s, { concurrency = o.concurrency + extra, limit = (not o.batch and o.limit) or false })
-  end
+  s:configure { concurrency = o.concurrency + extra, limit = (not o.batch and o.limit) or false }
   local ok, report, err = pcall(execute, client, norm, o, t0)
-  if configure then configure(s, { concurrency = saved.concurrency, limit = saved.limit or false }) end
+  s:configure { concurrency = saved.concurrency, limit = saved.limit }
   if not ok then error(report, 0) end
   return report, err
 end
