@@ -90,7 +90,11 @@ echo_rps=$rps
 echo_bad=$bad
 stop
 
-echo "emulator GET device (tenant app), $CONNS connections, ${SECONDS_RUN}s: $app_rps requests/s ($app_bad non-2xx)"
-echo "emulator host ceiling (echo app),  $CONNS connections, ${SECONDS_RUN}s: $echo_rps requests/s ($echo_bad non-2xx)"
-"$LUA" -e "print(('tenant app / host ceiling: %.2f'):format($app_rps / $echo_rps))"
+# commentary on stderr, figures as RESULT lines on stdout (scripts/bench.sh collects them)
+echo "emulator GET device (tenant app), $CONNS connections, ${SECONDS_RUN}s: $app_rps requests/s ($app_bad non-2xx)" >&2
+echo "emulator host ceiling (echo app),  $CONNS connections, ${SECONDS_RUN}s: $echo_rps requests/s ($echo_bad non-2xx)" >&2
+echo "RESULT|6 emulator|requests/s, GET one device, $CONNS connections (wrk)|$app_rps|||"
+echo "RESULT|6 emulator|requests/s, host alone (echo app), $CONNS connections (wrk)|$echo_rps|||"
+"$LUA" -e "print(('RESULT|6 emulator|tenant app / host ceiling|%.2f|||'):format($app_rps / $echo_rps))"
+echo "RESULT|6 emulator|non-2xx answers|$((app_bad + echo_bad))|0|$([ $((app_bad + echo_bad)) = 0 ] && echo met || echo missed)"
 [ "$app_bad" = 0 ] && [ "$echo_bad" = 0 ]

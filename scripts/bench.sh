@@ -3,7 +3,8 @@
 # with the date, the machine and the command that produced it. Each benchmark prints its ratios as
 # "RESULT|benchmark|figure|value|target|verdict" lines (see bench/common.lua) and commentary on stderr.
 #   sh scripts/bench.sh                  all of them (about ten minutes: the sequential loop alone takes five)
-#   sh scripts/bench.sh latency raw      some: scenario1 (benchmarks 1 and 4), latency, raw, listing
+#   sh scripts/bench.sh latency raw      some: scenario1 (benchmarks 1 and 4), latency, raw, listing,
+#                                        emulator_load (the emulator under wrk)
 # Environment: BENCH_SEQ=0 skips the sequential SDK-style loop, BENCH_CALLGRIND=0 the instruction counts.
 set -u
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ LUA_PATH="./?.lua;lua/?.lua;lua/?/init.lua;;"
 LUA_CPATH="build/?.so;;"
 export LUA_PATH LUA_CPATH
 
-benches=${*:-scenario1 latency raw listing}
+benches=${*:-scenario1 latency raw listing emulator_load}
 flags=""
 [ "${BENCH_SEQ:-}" = 0 ] && flags="${flags}BENCH_SEQ=0 "
 [ "${BENCH_CALLGRIND:-}" = 0 ] && flags="${flags}BENCH_CALLGRIND=0 "
@@ -26,12 +27,16 @@ started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 
 for b in $benches; do
-  file="bench/$b.lua"
-  if [ ! -f "$file" ]; then echo "no benchmark $file" >&2; failed=1; continue; fi
-  cmd="$LUA $file"
+  if [ -f "bench/$b.lua" ]; then
+    cmd="$LUA bench/$b.lua"
+  elif [ -f "bench/$b.sh" ]; then
+    cmd="sh bench/$b.sh"
+  else
+    echo "no benchmark bench/$b.lua or bench/$b.sh" >&2; failed=1; continue
+  fi
   echo "== $cmd" >&2
   when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  out=$($cmd) || { echo "$file failed" >&2; failed=1; }
+  out=$($cmd) || { echo "$cmd failed" >&2; failed=1; }
   printf '%s\n' "$out" | grep '^RESULT|' | while IFS='|' read -r _ name figure value target verdict; do
     printf '| %s | %s | %s | %s | %s | %s | `%ssh scripts/bench.sh %s` |\n' "$name" "$figure" "$value" "$target" \
       "$verdict" "$when" "$flags" "$b" >>"$rows"
