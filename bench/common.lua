@@ -2,9 +2,13 @@
 --
 -- Every benchmark prints its figures as `RESULT|<benchmark>|<figure>|<value>|<target>|<verdict>` lines on
 -- stdout (scripts/bench.sh turns them into bench/RESULTS.md) and its commentary on stderr.
+-- The spec helpers (spec/support) serve here too: benchmarks run from the repository root.
+package.path = "spec/support/?.lua;" .. package.path
 local host = require "autopilot.emulator.host"
 local emulator = require "autopilot.emulator"
-local autopilot = require "autopilot"
+local files = require "files"
+local shell = require "shell"
+local tenant = require "tenant"
 
 local M = {}
 
@@ -35,48 +39,34 @@ end
 -- @treturn table emu, table client
 function M.start(cfg, copts)
   local emu = assert(emulator.start(cfg))
-  local opts = { tenant = emu.tenant, client_id = emu.client_id, client_secret = emu.client_secret,
-                 graph_url = emu.url, login_url = emu.url }
-  for k, v in pairs(copts or {}) do opts[k] = v end
-  local client = assert(autopilot.connect(opts))
-  return emu, client
+  return emu, tenant.connect(emu, copts)
 end
 
 --- The emulator's devices as device tables (read from its state: no request).
-function M.devices(emu)
-  return emu:state({ log = false }).devices
-end
+-- @function devices
+M.devices = tenant.devices
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-M.sh_quote = sh_quote
+--- Quotes a value as one shell word.
+-- @function sh_quote
+M.sh_quote = shell.quote
+local sh_quote = shell.quote
 
 --- Sleep (benchmarks only: a fork per call).
 function M.sleep(s)
   os.execute(string.format("sleep %.3f", s))
 end
 
---- A temporary directory, removed by `M.cleanup`.
-function M.tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -m 700 -p " .. sh_quote(d)))
-  return d
-end
+--- A temporary directory (mode 0700), removed by `M.cleanup`.
+-- @function tmpdir
+M.tmpdir = files.tempdir
 
-function M.cleanup(dir)
-  os.execute("rm -rf " .. sh_quote(dir))
-end
+--- Removes a temporary directory.
+-- @function cleanup
+M.cleanup = files.remove
 
---- Read a whole file.
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+--- Read a whole file: its contents, or nil when it cannot be opened.
+-- @function read
+M.read = files.read
 
 --- An emulator in a process of its own (bin/autopilot-emulator), so that this process measures only the
 -- client. Returns `{ url, tenant, client_id, client_secret, pid, stop = function }`.
@@ -117,12 +107,8 @@ function M.spawn_emulator(args)
 end
 
 --- Connect to a spawned emulator.
-function M.connect(e, copts)
-  local opts = { tenant = e.tenant, client_id = e.client_id, client_secret = e.client_secret,
-                 graph_url = e.url, login_url = e.url }
-  for k, v in pairs(copts or {}) do opts[k] = v end
-  return assert(autopilot.connect(opts))
-end
+-- @function connect
+M.connect = tenant.connect
 
 --- Peak resident set size of this process, in kB (Linux: VmHWM in /proc/self/status).
 function M.peak_rss_kb()

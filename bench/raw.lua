@@ -10,6 +10,8 @@
 -- usage: lua5.4 bench/raw.lua [N] [concurrency]    (BENCH_CALLGRIND=0 skips the instruction counts)
 local common = require "bench.common"
 local cjson = require "cjson"
+local files = require "files"
+local shell = require "shell"
 
 local N = tonumber(arg[1] or "20000")
 local CONCURRENCY = tonumber(arg[2] or "32")
@@ -24,18 +26,10 @@ local function main()
   assert(#devices == N)
 
   -- a token of the emulated app, for curl; files holding it are 0600 and removed at the end
-  local function write_private(path, text)
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-    assert(os.execute("chmod 600 " .. common.sh_quote(path)))
-  end
-  write_private(dir .. "/form", "grant_type=client_credentials&client_id=" .. e.client_id .. "&client_secret=" ..
-    e.client_secret .. "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")
-  local p = assert(io.popen("curl -s -d @" .. common.sh_quote(dir .. "/form") .. " " ..
-    common.sh_quote(e.url .. "/" .. e.tenant .. "/oauth2/v2.0/token")))
-  local token = cjson.decode(p:read("a")).access_token
-  p:close()
+  files.write(dir .. "/form", "grant_type=client_credentials&client_id=" .. e.client_id .. "&client_secret=" ..
+    e.client_secret .. "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default", "600")
+  local token = cjson.decode((shell.run("curl -s -d @" .. common.sh_quote(dir .. "/form") .. " " ..
+    common.sh_quote(e.url .. "/" .. e.tenant .. "/oauth2/v2.0/token")))).access_token
   assert(type(token) == "string", "no token for curl")
 
   -- The same requests as ours: the same URL, method and headers (Authorization, Accept, Accept-Encoding,
@@ -56,7 +50,7 @@ local function main()
     for i = 1, n do
       lines[#lines + 1] = 'url = "' .. client:_action_request(devices[i].id, "unassignUserFromDevice").url .. '"'
     end
-    write_private(path, table.concat(lines, "\n") .. "\n")
+    files.write(path, table.concat(lines, "\n") .. "\n", "600")
   end
   local function curl_config(path, n)
     local lines = {}
@@ -71,7 +65,7 @@ local function main()
       lines[#lines + 1] = "compressed"
       lines[#lines + 1] = 'write-out = "%{http_code}\\n"'
     end
-    write_private(path, table.concat(lines, "\n") .. "\n")
+    files.write(path, table.concat(lines, "\n") .. "\n", "600")
   end
   curl_config(dir .. "/all.cfg", N)
 
@@ -114,7 +108,7 @@ local function main()
     -- the client side of our run as a script of its own, for valgrind
     local ids = {}
     for i = 1, LARGE do ids[i] = devices[i].id end
-    write_private(dir .. "/ids", table.concat(ids, "\n") .. "\n")
+    files.write(dir .. "/ids", table.concat(ids, "\n") .. "\n", "600")
     local script = [[
 local autopilot = require "autopilot"
 local n = tonumber(arg[1])
@@ -128,7 +122,7 @@ local report = assert(client:unassign_users(devices, { concurrency = 32, limit =
   progress = false }))
 assert(report.succeeded == n)
 ]]
-    write_private(dir .. "/client.lua", script)
+    files.write(dir .. "/client.lua", script, "600")
     local env = string.format("EMU_URL=%s EMU_TENANT=%s EMU_CLIENT_ID=%s EMU_CLIENT_SECRET=%s LUA_PATH=%s LUA_CPATH=%s",
       common.sh_quote(e.url), common.sh_quote(e.tenant), common.sh_quote(e.client_id), common.sh_quote(e.client_secret),
       common.sh_quote(package.path), common.sh_quote(package.cpath))

@@ -2,32 +2,16 @@
 -- openssl command-line tool: real keys, real signatures, real verification.
 local core = require "autopilot.core"
 local cjson = require("cjson.safe").new()
+local files = require "files"
+local shell = require "shell"
+local tls = require "tls"
 
 local PASS = "s3cret-Passphrase-7f3a"
 local AUD = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
 local CLIENT = "11111111-2222-3333-4444-555555555555"
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  assert(ok, "command failed: " .. cmd)
-end
-
-local function sh_ok(cmd) return os.execute(cmd .. " >/dev/null 2>&1") == true end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local q, sh, sh_ok = shell.quote, shell.check, shell.ok
+local slurp, spit = files.slurp, files.write
 
 describe("client assertions", function()
   local dir, pem = nil, {}
@@ -65,10 +49,8 @@ describe("client assertions", function()
   end
 
   local function cert_thumb(cert, digest)
-    local f = assert(io.popen("openssl x509 -in " .. q(cert) .. " -outform DER | openssl dgst -" .. digest
-      .. " -binary | openssl base64 -A"))
-    local b64 = f:read("a")
-    f:close()
+    local b64 = shell.run("openssl x509 -in " .. q(cert) .. " -outform DER | openssl dgst -" .. digest
+      .. " -binary | openssl base64 -A")
     return (b64:gsub("%s", ""):gsub("=+$", ""):gsub("%+", "-"):gsub("/", "_"))
   end
 
@@ -79,21 +61,21 @@ describe("client assertions", function()
   end
 
   setup(function()
-    local f = assert(io.popen("mktemp -d"))
-    dir = f:read("l")
-    f:close()
-    local req = "openssl req -x509 -days 30 -subj /CN=autopilot-spec "
-    sh(req .. "-newkey rsa:2048 -nodes -keyout " .. q(p("key.pem")) .. " -out " .. q(p("cert.pem")))
+    dir = files.tempdir()
+    -- a certificate and key pair made with openssl req: { key = file, cert = file, newkey =, passphrase = }
+    local function self_signed(o)
+      assert(tls.self_signed(dir, nil, { cn = "autopilot-spec", days = 30, key = p(o.key), crt = p(o.cert),
+        newkey = o.newkey, passphrase = o.passphrase }))
+    end
+    self_signed { key = "key.pem", cert = "cert.pem" }
     sh("openssl x509 -in " .. q(p("cert.pem")) .. " -pubkey -noout -out " .. q(p("pub.pem")))
-    sh(req .. "-newkey rsa:2048 -passout pass:" .. PASS .. " -keyout " .. q(p("enc.pem")) .. " -out "
-      .. q(p("enc_cert.pem")))
+    self_signed { key = "enc.pem", cert = "enc_cert.pem", passphrase = PASS }
     sh("openssl x509 -in " .. q(p("enc_cert.pem")) .. " -pubkey -noout -out " .. q(p("enc_pub.pem")))
     sh("openssl rsa -in " .. q(p("key.pem")) .. " -aes256 -traditional -passout pass:" .. PASS .. " -out "
       .. q(p("trad.pem")))
     sh("openssl genrsa -out " .. q(p("other.pem")) .. " 2048")
-    sh(req .. "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " .. q(p("ec_key.pem")) .. " -out "
-      .. q(p("ec_cert.pem")))
-    sh(req .. "-newkey rsa:1024 -nodes -keyout " .. q(p("small_key.pem")) .. " -out " .. q(p("small_cert.pem")))
+    self_signed { key = "ec_key.pem", cert = "ec_cert.pem", newkey = "ec -pkeyopt ec_paramgen_curve:P-256" }
+    self_signed { key = "small_key.pem", cert = "small_cert.pem", newkey = "rsa:1024" }
     for _, name in ipairs { "key", "cert", "enc", "enc_cert", "trad", "other", "ec_key", "ec_cert",
                              "small_key", "small_cert" } do
       pem[name] = slurp(p(name .. ".pem"))
@@ -101,7 +83,7 @@ describe("client assertions", function()
   end)
 
   teardown(function()
-    if dir then os.execute("rm -rf " .. q(dir)) end
+    files.remove(dir)
   end)
 
   it("is registered by autopilot.core", function()
@@ -135,9 +117,8 @@ describe("client assertions", function()
     local claims = assert(cjson.decode(b64url_decode(c)))
     claims.exp = claims.exp + 3600
     spit(p("claims.json"), cjson.encode(claims))
-    local f = assert(io.popen("openssl base64 -A -in " .. q(p("claims.json"))))
-    local forged = f:read("a"):gsub("=+$", ""):gsub("%+", "-"):gsub("/", "_")
-    f:close()
+    local forged = shell.run("openssl base64 -A -in " .. q(p("claims.json"))):gsub("=+$", ""):gsub("%+", "-")
+      :gsub("/", "_")
     assert.is_true(verifies(h .. "." .. c .. "." .. s, p("pub.pem"), true))
     assert.is_false(verifies(h .. "." .. forged .. "." .. s, p("pub.pem"), true))
     assert.is_false(verifies(jwt, p("enc_pub.pem"), true))

@@ -3,13 +3,14 @@
 local autopilot = require "autopilot"
 local emulator = require "autopilot.emulator"
 local fx = require "auth_fixtures"
+local files = require "files"
 
 describe("certificate credentials", function()
   local dir, c1, c2, emu
   local PASS = "pa55-Phrase!x"
 
   setup(function()
-    dir = fx.tempdir()
+    dir = files.tempdir()
     c1 = fx.certificate(dir, "app-one", PASS)
     c2 = fx.certificate(dir, "unregistered")
     emu = assert(emulator.start { devices = 3, seed = 4, apps = {
@@ -18,7 +19,7 @@ describe("certificate credentials", function()
 
   teardown(function()
     if emu then emu:stop() end
-    fx.rmdir(dir)
+    files.remove(dir)
   end)
 
   local function auth_counts() return emu:state { devices = false, log = false }.identity.by_client_auth end
@@ -99,7 +100,7 @@ describe("certificate credentials", function()
 
   it("takes AZURE_CLIENT_CERTIFICATE_PATH (one PEM with certificate and key) from the environment", function()
     local both = dir .. "/both.pem"
-    fx.spit(both, fx.slurp(c1.crt) .. fx.slurp(c1.key))
+    files.write(both, files.slurp(c1.crt) .. files.slurp(c1.key))
     local env = { AZURE_TENANT_ID = emu.tenant, AZURE_CLIENT_ID = fx.APP, AZURE_CLIENT_CERTIFICATE_PATH = both }
     local opts = require("autopilot.credentials").from_environment(function(k) return env[k] end)
     opts.graph_url, opts.login_url = emu.url, emu.url

@@ -3,6 +3,8 @@
 local autopilot = require "autopilot"
 local emulator = require "autopilot.emulator"
 local fx = require "auth_fixtures"
+local shell = require "shell"
+local q = shell.quote
 local paths = require "paths"
 
 local USER_ASSIGNED = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -45,14 +47,12 @@ describe("managed identity", function()
   end)
 
   it("reads IDENTITY_ENDPOINT and IDENTITY_HEADER from the environment", function()
-    local cmd = "IDENTITY_ENDPOINT=" .. fx.q(emu.url .. "/msi/token")
+    local cmd = "IDENTITY_ENDPOINT=" .. q(emu.url .. "/msi/token")
       .. " IDENTITY_HEADER=emulator-identity-header " .. paths.env() .. " lua5.4 -e "
-      .. fx.q("local c = assert(require('autopilot').connect{ graph_url = '" .. emu.url
+      .. q("local c = assert(require('autopilot').connect{ graph_url = '" .. emu.url
         .. "', managed_identity = true }) local l = assert(c:list_devices())"
         .. " io.write('OK ', #l, ' ', c:token_info().flow)")
-    local f = assert(io.popen(cmd .. " 2>&1"))
-    local out = f:read("a")
-    f:close()
+    local out = shell.run(cmd .. " 2>&1")
     assert.equal("OK 2 managed_identity", out)
   end)
 

@@ -5,32 +5,32 @@ local autopilot = require "autopilot"
 local emulator = require "autopilot.emulator"
 local cjson = require("cjson.safe").new()
 local fx = require "auth_fixtures"
+local files = require "files"
+local shell = require "shell"
+local q = shell.quote
 local paths = require "paths"
 
 local function identity(emu) return emu:state { devices = false, log = false }.identity end
 
 local function cached_tokens(path)
-  local doc = assert(cjson.decode(fx.slurp(path)))
+  local doc = assert(cjson.decode(files.slurp(path)))
   local out = {}
   for _, e in pairs(doc.entries) do out[#out + 1] = e.refresh_token end
   return out
 end
 
 local function mode_of(path)
-  local f = assert(io.popen("stat -c %a " .. fx.q(path)))
-  local m = f:read("l")
-  f:close()
-  return m
+  return (shell.run("stat -c %a " .. q(path)):match("^[^\n]*"))
 end
 
 describe("refresh tokens and the token cache", function()
   local dir, emu, script
 
   setup(function()
-    dir = fx.tempdir()
+    dir = files.tempdir()
     emu = assert(emulator.start { devices = 4, seed = 3, device_code = { approve_after = 0, interval = 1 } })
     script = dir .. "/run.lua"
-    fx.spit(script, [[
+    files.write(script, [[
 local autopilot = require "autopilot"
 local url, tenant, client_id, cache = ...
 local client = assert(autopilot.connect { graph_url = url, login_url = url, tenant = tenant,
@@ -44,16 +44,13 @@ io.write("DEVICES ", #list, " FLOW ", client:token_info().flow, "\n")
 
   teardown(function()
     if emu then emu:stop() end
-    fx.rmdir(dir)
+    files.remove(dir)
   end)
 
   local function run(cache)
-    local cmd = paths.env() .. " lua5.4 " .. fx.q(script) .. " " .. fx.q(emu.url) .. " " .. emu.tenant .. " "
-      .. emu.client_id .. " " .. fx.q(cache) .. " 2>&1"
-    local f = assert(io.popen(cmd))
-    local out = f:read("a")
-    f:close()
-    return out
+    local cmd = paths.env() .. " lua5.4 " .. q(script) .. " " .. q(emu.url) .. " " .. emu.tenant .. " "
+      .. emu.client_id .. " " .. q(cache) .. " 2>&1"
+    return (shell.run(cmd))
   end
 
   it("signs a second and third process in silently, rotating the refresh token each time", function()
@@ -126,7 +123,7 @@ io.write("DEVICES ", #list, " FLOW ", client:token_info().flow, "\n")
       scopes = { "DeviceManagementServiceConfig.Read.All" }, device_code = function() end })))
     assert(c2:list_devices())
     c2:close()
-    local doc = cjson.decode(fx.slurp(cache))
+    local doc = cjson.decode(files.slurp(cache))
     local n = 0
     for _ in pairs(doc.entries) do n = n + 1 end
     assert.equal(2, n)
@@ -142,42 +139,40 @@ io.write("DEVICES ", #list, " FLOW ", client:token_info().flow, "\n")
   end)
 
   local function refused(cache, pattern)
-    local before = fx.slurp(cache)
+    local before = files.slurp(cache)
     local client, err = autopilot.connect(fx.opts(emu, { client_id = emu.client_id, token_cache = cache,
       device_code = true }))
     assert.is_nil(client)
     assert.equal("TokenCacheError", err.code)
     assert.truthy(tostring(err):find(pattern, 1, true), tostring(err))
-    assert.equal(before, fx.slurp(cache)) -- never silently overwritten
+    assert.equal(before, files.slurp(cache)) -- never silently overwritten
     return err
   end
 
   it("refuses a corrupted cache, saying what to do", function()
     local cache = dir .. "/corrupt.json"
-    fx.spit(cache, '{"version":1,"entries":', "600")
+    files.write(cache, '{"version":1,"entries":', "600")
     local err = refused(cache, "corrupted")
     assert.truthy(err.message:find("delete it", 1, true))
-    fx.spit(cache, '{"kind":"lua-autopilot token cache","entries":{"k":{"refresh_token":7}}}', "600")
+    files.write(cache, '{"kind":"lua-autopilot token cache","entries":{"k":{"refresh_token":7}}}', "600")
     refused(cache, "damaged entry")
   end)
 
   it("refuses a cache readable by others", function()
     local cache = dir .. "/open.json"
-    fx.spit(cache, '{"version":1,"kind":"lua-autopilot token cache","entries":{}}', "644")
+    files.write(cache, '{"version":1,"kind":"lua-autopilot token cache","entries":{}}', "644")
     refused(cache, "readable by others")
   end)
 
   it("refuses a cache owned by another user", function()
-    local f = io.popen("id -u")
-    local uid = f:read("l")
-    f:close()
+    local uid = shell.run("id -u"):match("^[^\n]*")
     if uid ~= "0" then
       pending("needs root to give a file to another user")
       return
     end
     local cache = dir .. "/theirs.json"
-    fx.spit(cache, '{"version":1,"kind":"lua-autopilot token cache","entries":{}}', "600")
-    fx.sh("chown nobody " .. fx.q(cache))
+    files.write(cache, '{"version":1,"kind":"lua-autopilot token cache","entries":{}}', "600")
+    shell.check("chown nobody " .. q(cache))
     refused(cache, "another user")
   end)
 

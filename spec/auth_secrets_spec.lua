@@ -5,6 +5,9 @@
 local emulator = require "autopilot.emulator"
 local cjson = require("cjson.safe").new()
 local fx = require "auth_fixtures"
+local files = require "files"
+local shell = require "shell"
+local q = shell.quote
 local paths = require "paths"
 
 local PASS = "Leak-Test-Passphrase-41"
@@ -12,15 +15,15 @@ local WRONG = "Wrong~Secret.value-Leak-77"
 
 describe("secrets stay secret", function()
   it("appear nowhere but in the token cache", function()
-    local dir = fx.tempdir()
+    local dir = files.tempdir()
     local cert = fx.certificate(dir, "leak", PASS)
     local emu <close> = assert(emulator.start { devices = 6, seed = 8,
       device_code = { approve_after = 1, interval = 1 },
       apps = { { client_id = fx.APP, certificate = cert.pem, roles = { fx.WRITE } } } })
     local out = dir .. "/out"
-    fx.sh("mkdir " .. fx.q(out))
+    shell.check("mkdir " .. q(out))
     local script = dir .. "/leak.lua"
-    fx.spit(script, [[
+    files.write(script, [[
 local autopilot = require "autopilot"
 local url, tenant, client_id, secret, app, crt, key, pass, wrong, out = ...
 local function show(label, v)
@@ -74,11 +77,11 @@ for _, name in ipairs { "secret", "wrong", "cert", "badpass", "device", "msi" } 
   end
 end
 ]])
-    local cmd = paths.env() .. " lua5.4 " .. table.concat({ fx.q(script), fx.q(emu.url), emu.tenant, emu.client_id,
-      fx.q(emu.client_secret), fx.APP, fx.q(cert.crt), fx.q(cert.enc), fx.q(PASS), fx.q(WRONG), fx.q(out) }, " ")
-      .. " >" .. fx.q(out .. "/stdout.txt") .. " 2>" .. fx.q(out .. "/stderr.txt")
+    local cmd = paths.env() .. " lua5.4 " .. table.concat({ q(script), q(emu.url), emu.tenant, emu.client_id,
+      q(emu.client_secret), fx.APP, q(cert.crt), q(cert.enc), q(PASS), q(WRONG), q(out) }, " ")
+      .. " >" .. q(out .. "/stdout.txt") .. " 2>" .. q(out .. "/stderr.txt")
     local ok = os.execute(cmd)
-    local stdout, stderr = fx.slurp(out .. "/stdout.txt"), fx.slurp(out .. "/stderr.txt")
+    local stdout, stderr = files.slurp(out .. "/stdout.txt"), files.slurp(out .. "/stderr.txt")
     assert.is_true(ok, stdout .. stderr)
     -- the run did what it says: every flow signed in or failed as expected
     assert.truthy(stdout:find("secret list\t6", 1, true), stdout)
@@ -90,19 +93,19 @@ end
     assert.truthy(stderr:find("microsoft.com/devicelogin", 1, true), stderr) -- device_code = true's message
 
     -- what must never show: the secrets we gave, and anything shaped like the tokens we were given
-    local cache = fx.slurp(out .. "/cache.json")
+    local cache = files.slurp(out .. "/cache.json")
     local needles = { emu.client_secret, WRONG, PASS, "emulator-identity-header" }
     for _, e in pairs(cjson.decode(cache).entries) do needles[#needles + 1] = e.refresh_token end
     assert.is_true(#needles >= 5)
-    for line in fx.slurp(cert.key):gmatch("[^\n]+") do
+    for line in files.slurp(cert.key):gmatch("[^\n]+") do
       if not line:find("-----", 1, true) then needles[#needles + 1] = line end
     end
     local shapes = { "eyJ[%w_-]+%.eyJ", "DAQABIQEAAAD", "1%.AQ[%w_-]+" }
-    local f = assert(io.popen("find " .. fx.q(out) .. " -type f"))
+    local f = assert(io.popen("find " .. q(out) .. " -type f"))
     local checked = 0
     for path in f:lines() do
       if not path:find("cache.json", 1, true) then
-        local text = fx.slurp(path)
+        local text = files.slurp(path)
         checked = checked + 1
         for _, n in ipairs(needles) do
           assert.falsy(text:find(n, 1, true), path .. " holds a secret")
@@ -114,6 +117,6 @@ end
     end
     f:close()
     assert.is_true(checked >= 6) -- stdout, stderr, journals, reports
-    if not os.getenv("KEEP") then fx.rmdir(dir) end
+    if not os.getenv("KEEP") then files.remove(dir) end
   end)
 end)

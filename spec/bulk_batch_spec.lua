@@ -1,24 +1,16 @@
 -- $batch mode: 20 unassigns per request; items throttled on their own are retried on their own, never
 -- before their own Retry-After. Against the real emulator on loopback, on a clock 50 times as fast.
 local emulator = require "autopilot.emulator"
-local autopilot = require "autopilot"
+local tenant = require "tenant"
 
 local SCALE = 50
 
 local function start(cfg)
   local emu = assert(emulator.start(cfg))
-  local client = assert(autopilot.connect { tenant = emu.tenant, client_id = emu.client_id,
-    client_secret = emu.client_secret, graph_url = emu.url, login_url = emu.url })
-  local ids = {}
-  for i, d in ipairs(emu:state({ log = false }).devices) do ids[i] = d.id end
-  return emu, client, ids
+  return emu, tenant.connect(emu), tenant.ids(emu)
 end
 
-local function count(counters, endpoint)
-  local n = 0
-  for _, c in pairs(counters[endpoint] or {}) do n = n + c end
-  return n
-end
+local count = tenant.count
 
 describe("bulk batch mode", function()
   it("sends 20 writes per request and paces the items at the budget", function()

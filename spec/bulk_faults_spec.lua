@@ -3,7 +3,7 @@
 -- that expire during the run. Every device must end unassigned and accounted for, with no early retry.
 -- The emulator's clock runs 50 times as fast, so a 20 s throttle window lasts 0.4 real seconds.
 local emulator = require "autopilot.emulator"
-local autopilot = require "autopilot"
+local tenant = require "tenant"
 
 local N = 2000
 local SCALE = 50
@@ -17,11 +17,9 @@ describe("bulk run under faults", function()
       faults = { ["503"] = 0.05, ["504"] = 0.02, reset = 0.01, retry_after = 1 },
       token_lifetime = 120, -- emulated seconds: 2.4 real seconds, several expiries per run
     })
-    local client <close> = assert(autopilot.connect { tenant = emu.tenant, client_id = emu.client_id,
-      client_secret = emu.client_secret, graph_url = emu.url, login_url = emu.url })
+    local client <close> = tenant.connect(emu)
     -- the ids are known up front, so the faults hit the writes (a listing has its own specs)
-    local ids = {}
-    for i, d in ipairs(emu:state({ log = false }).devices) do ids[i] = d.id end
+    local ids = tenant.ids(emu)
     emu:configure { faults = { ["503"] = 0.05, ["504"] = 0.02, reset = 0.01, retry_after = 1 } }
 
     -- a budget a little above the emulated service's (100 writes per window), so that some 429s come back

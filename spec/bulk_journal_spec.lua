@@ -3,6 +3,9 @@
 -- the emulator served by this one (loopback).
 local emulator = require "autopilot.emulator"
 local cjson = require "cjson"
+local files = require "files"
+local shell = require "shell"
+local tenant = require "tenant"
 
 local CONCURRENCY = 4
 
@@ -16,15 +19,7 @@ local report = assert(client:unassign_users(arg[1], { journal = arg[2], force = 
 print(report.succeeded, report.failed, report.counts.done_before or 0)
 ]]
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local shell_quote, write_file = shell.quote, files.write
 
 local function sleep(s)
   os.execute("sleep " .. s)
@@ -51,9 +46,7 @@ describe("bulk journal", function()
   before_each(function()
     -- each write takes 40 ms, so the job runs for a while and can be killed in the middle
     emu = assert(emulator.start { devices = 400, seed = 5, latency = { fixed = 40 } })
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. shell_quote(dir)))
+    dir = files.tempdir()
     write_file(dir .. "/child.lua", CHILD)
     env = table.concat({
       "EMU_URL=" .. shell_quote(emu.url), "EMU_TENANT=" .. shell_quote(emu.tenant),
@@ -64,11 +57,11 @@ describe("bulk journal", function()
 
   after_each(function()
     emu:stop()
-    os.execute("rm -rf " .. shell_quote(dir))
+    files.remove(dir)
   end)
 
   it("resumes after SIGKILL: every device written once, apart from at most the writes in flight", function()
-    local devices = emu:state({ log = false }).devices
+    local devices = tenant.devices(emu)
     local lines = { "id" }
     for _, d in ipairs(devices) do lines[#lines + 1] = d.id end
     local csv, journal = dir .. "/targets.csv", dir .. "/run.jsonl"
@@ -92,9 +85,7 @@ describe("bulk journal", function()
     assert.is_true(done_at_kill < #devices, "the job finished before it could be killed")
 
     -- second run: the same call finishes the job
-    local out = assert(io.popen(cmd .. " 2>&1"))
-    local text = out:read("a")
-    out:close()
+    local text = shell.run(cmd .. " 2>&1")
     local succeeded, failed, done_before = text:match("^(%d+)%s+(%d+)%s+(%d+)")
     assert.is_not_nil(succeeded, text)
     assert.are.equal(0, tonumber(failed))
@@ -121,12 +112,10 @@ describe("bulk journal", function()
       if n == 2 then twice = twice + 1 end
     end
     assert.is_true(twice <= CONCURRENCY, twice .. " devices written twice")
-    for _, d in ipairs(emu:state({ log = false }).devices) do assert.are.equal("", d.userPrincipalName) end
+    for _, d in ipairs(tenant.devices(emu)) do assert.are.equal("", d.userPrincipalName) end
 
     -- the journal holds outcomes, never a credential: neither the secret nor a token (JWTs start "eyJ")
-    local f = assert(io.open(journal, "rb"))
-    local written = f:read("a")
-    f:close()
+    local written = files.slurp(journal)
     assert.is_nil(written:find(emu.client_secret, 1, true))
     assert.is_nil(written:find("eyJ", 1, true))
     assert.is_nil(written:lower():find("bearer", 1, true))

@@ -1,21 +1,15 @@
 -- The plan of a bulk run and dry runs, against the real emulator on loopback.
 local emulator = require "autopilot.emulator"
-local autopilot = require "autopilot"
+local files = require "files"
+local tenant = require "tenant"
 
 local UNKNOWN_ID = "00000000-1111-4222-8333-444444444444"
 
-local function connect(emu, extra)
-  local opts = { tenant = emu.tenant, client_id = emu.client_id, client_secret = emu.client_secret,
-                 graph_url = emu.url, login_url = emu.url }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  return assert(autopilot.connect(opts))
-end
+local connect = tenant.connect
 
 local function tmpcsv(lines)
   local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(table.concat(lines, "\r\n"), "\r\n")
-  f:close()
+  files.write(path, table.concat(lines, "\r\n") .. "\r\n")
   return path
 end
 
@@ -39,7 +33,7 @@ describe("bulk plan", function()
   before_each(function()
     emu = assert(emulator.start { devices = 300, seed = 11 })
     client = connect(emu)
-    devices = emu:state({ log = false }).devices
+    devices = tenant.devices(emu)
     with_user, without_user = {}, {}
     local count = {}
     for _, d in ipairs(devices) do count[d.serialNumber] = (count[d.serialNumber] or 0) + 1 end
@@ -194,9 +188,7 @@ describe("bulk plan", function()
     for _, write in ipairs { "write_csv", "write_jsonl" } do
       local path = os.tmpname()
       assert(report[write](report, path))
-      local f = assert(io.open(path, "rb"))
-      local text = f:read("a")
-      f:close()
+      local text = files.slurp(path)
       os.remove(path)
       assert.is_nil(text:find("Wr0ng-S3cret", 1, true))
       assert.matches("not_attempted", text)

@@ -4,16 +4,12 @@ local progress = require "autopilot.bulk.progress"
 local journal = require "autopilot.bulk.journal"
 local batch = require "autopilot.bulk.batch"
 local cjson = require "cjson"
+local files = require "files"
 
 local ID1 = "0aaad64e-d21e-4983-83ab-c7ebcebdc600"
 local ID2 = "40fec290-ff83-4a1b-8cd0-1ba56a484bc0"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = files.slurp
 
 local function sample()
   return report_mod.new({

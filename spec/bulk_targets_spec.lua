@@ -1,15 +1,14 @@
 -- Unit specs of autopilot.bulk.targets and autopilot.bulk.options: pure functions, no network.
 local targets = require "autopilot.bulk.targets"
 local options = require "autopilot.bulk.options"
+local files = require "files"
 
 local ID1 = "0aaad64e-d21e-4983-83ab-c7ebcebdc600"
 local ID2 = "40fec290-ff83-4a1b-8cd0-1ba56a484bc0"
 
 local function tmpfile(text)
   local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
+  files.write(path, text)
   return path
 end
 

@@ -1,26 +1,19 @@
 -- Verify against eventual consistency: the emulator shows a write to GET only `consistency_delay` emulated
 -- seconds after it happened, as the service does; verify reads each device back until its user is gone.
 local emulator = require "autopilot.emulator"
-local autopilot = require "autopilot"
+local tenant = require "tenant"
 
 local SCALE = 10
 
 local function start(delay)
   local emu = assert(emulator.start { devices = 120, seed = 9, time_scale = SCALE, consistency_delay = delay })
-  local client = assert(autopilot.connect { tenant = emu.tenant, client_id = emu.client_id,
-    client_secret = emu.client_secret, graph_url = emu.url, login_url = emu.url })
   local targets = {}
-  for _, d in ipairs(emu:state({ log = false }).devices) do
-    if d.userPrincipalName ~= "" then targets[#targets + 1] = d.id end
-  end
-  return emu, client, targets
+  for i, d in ipairs(tenant.with_user(emu)) do targets[i] = d.id end
+  return emu, tenant.connect(emu), targets
 end
 
 local function gets(emu)
-  local c = emu:state({ devices = false, log = false }).counters.get or {}
-  local n = 0
-  for _, v in pairs(c) do n = n + v end
-  return n
+  return tenant.count(emu:state({ devices = false, log = false }).counters, "get")
 end
 
 describe("bulk verify", function()

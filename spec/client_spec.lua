@@ -1,24 +1,12 @@
 -- The public client (lua/autopilot.lua) end to end: the real C core over real sockets to the emulator.
 local autopilot = require "autopilot"
 local emulator = require "autopilot.emulator"
+local tenant = require "tenant"
 
 local READER = { client_id = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", client_secret = "reader-secret",
                  roles = { "DeviceManagementServiceConfig.Read.All" } }
 
-local function connect(emu, extra)
-  local opts = { tenant = emu.tenant, client_id = emu.client_id, client_secret = emu.client_secret,
-                 graph_url = emu.url, login_url = emu.url }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  return assert(autopilot.connect(opts))
-end
-
--- A device of the emulated tenant chosen by a predicate over its fields.
-local function find_device(emu, pred)
-  for _, d in ipairs(emu:state { log = false }.devices) do
-    if pred(d) then return d end
-  end
-  error("no such device in the emulated tenant")
-end
+local connect, find_device = tenant.connect, tenant.find_device
 
 local function requests(emu)
   return emu:state { devices = false, log = false }.requests

@@ -3,6 +3,9 @@
 local core = require "autopilot.core"
 local emulator = require "autopilot.emulator"
 local json = require("cjson.safe").new()
+local files = require "files"
+local tenant = require "tenant"
+local tls = require "tls"
 
 local PATH = "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities"
 
@@ -29,14 +32,7 @@ local function session(emu, opts)
   return core.session(o)
 end
 
-local function device_ids(emu, n)
-  local ids = {}
-  for i, d in ipairs(emu:state{ log = false }.devices) do
-    if i > n then break end
-    ids[i] = d.id
-  end
-  return ids
-end
+local device_ids = tenant.ids
 
 local function unassign(emu, id)
   return { method = "POST", url = emu.url .. PATH .. "/" .. id .. "/unassignUserFromDevice", idempotent = true,
@@ -495,19 +491,17 @@ describe("autopilot.core", function()
   describe("TLS", function()
     local dir, emu
     setup(function()
-      dir = os.tmpname()
-      os.remove(dir)
-      assert.is_true(os.execute("mkdir -p '" .. dir .. "/ca'"))
-      assert.is_true(os.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
-        .. " -addext subjectAltName=IP:127.0.0.1 -keyout '" .. dir .. "/k.pem' -out '" .. dir .. "/ca/c.pem'"
-        .. " >/dev/null 2>&1"))
+      dir = files.tempdir()
+      assert.is_true(os.execute("mkdir '" .. dir .. "/ca'"))
+      assert.truthy(tls.self_signed(dir, nil, { cn = "127.0.0.1", loopback = true, key = dir .. "/k.pem",
+        crt = dir .. "/ca/c.pem" }))
       assert.is_true(os.execute("openssl rehash '" .. dir .. "/ca' >/dev/null 2>&1"))
       emu = start{ tls_cert = dir .. "/ca/c.pem", tls_key = dir .. "/k.pem" }
       assert.matches("^https://", emu.url)
     end)
     teardown(function()
       emu:stop()
-      os.execute("rm -rf '" .. dir .. "'")
+      files.remove(dir)
     end)
 
     it("verifies the server against ca_file, and fetches the token over TLS too", function()

@@ -2,22 +2,19 @@
 local cjson = require "cjson"
 local emulator = require "autopilot.emulator"
 local peer = require "graph_peer"
+local tenant = require "tenant"
 
 local P1 = "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities"
 
 local function unassign_path(id) return P1 .. "/" .. id .. "/unassignUserFromDevice" end
 
-local function assigned(emu)
-  local out = {}
-  for _, d in ipairs(emu:state().devices) do if d.userPrincipalName ~= "" then out[#out + 1] = d end end
-  return out
-end
+local assigned = tenant.with_user
 
 describe("emulated Graph: faults", function()
   local emu, call
   before_each(function()
     emu = assert(emulator.start({ devices = 30, seed = 21 }))
-    call = peer.client(emu, peer.token(emu))
+    call = peer.connect(emu)
   end)
   after_each(function() emu:stop() end)
 
@@ -44,7 +41,7 @@ describe("emulated Graph: faults", function()
   it("is reproducible: the same seed and requests give the same faults", function()
     local function run(seed)
       local e = assert(emulator.start({ devices = 5, seed = seed, faults = { ["500"] = 0.3, ["503"] = 0.3 } }))
-      local c = peer.client(e, peer.token(e))
+      local c = peer.connect(e)
       local out = {}
       for i = 1, 30 do out[i] = c("GET", P1).status end
       e:stop()
@@ -119,7 +116,7 @@ describe("emulated Graph: faults", function()
     assert.equal("InvalidAuthenticationToken", r.json.error.code)
     emu:configure({ faults = false })
     assert.equal(401, call("GET", P1).status)
-    assert.equal(200, peer.client(emu, peer.token(emu))("GET", P1).status)
+    assert.equal(200, peer.connect(emu)("GET", P1).status)
   end)
 
   it("faults $batch items on their own", function()
@@ -150,7 +147,7 @@ end)
 describe("emulated Graph: eventual consistency", function()
   it("shows a write to GET and list only after consistency_delay emulated seconds", function()
     local emu = assert(emulator.start({ devices = 20, seed = 8, consistency_delay = 30 }))
-    local call = peer.client(emu, peer.token(emu))
+    local call = peer.connect(emu)
     local d = assigned(emu)[1]
     assert.equal(204, call("POST", unassign_path(d.id)).status)
     assert.equal(d.userPrincipalName, call("GET", P1 .. "/" .. d.id).json.userPrincipalName)
@@ -176,7 +173,7 @@ end)
 describe("emulated Graph: run-time configuration", function()
   it("rejects a bad setting as a whole, changing nothing", function()
     local emu = assert(emulator.start({ devices = 10, seed = 2 }))
-    local call = peer.client(emu, peer.token(emu))
+    local call = peer.connect(emu)
     local ok, err = pcall(emu.configure, emu, { consistency_delay = 50, faults = { ["418"] = 1 } })
     assert.is_false(ok)
     assert.matches("unknown key", err)
@@ -194,17 +191,17 @@ end)
 describe("emulated Graph: latency and the log", function()
   it("delays answers by the configured latency", function()
     local emu = assert(emulator.start({ devices = 3, latency = 300 }))
-    local r = peer.client(emu, peer.token(emu))("GET", P1)
+    local r = peer.connect(emu)("GET", P1)
     assert.equal(200, r.status)
     assert.is_true(r.time >= 0.3)
     emu:configure({ latency = { median = 50, p99 = 200 } })
-    assert.equal(200, peer.client(emu, peer.token(emu))("GET", P1).status)
+    assert.equal(200, peer.connect(emu)("GET", P1).status)
     emu:stop()
   end)
 
   it("keeps the log bounded", function()
     local emu = assert(emulator.start({ devices = 3, log_max = 5 }))
-    local call = peer.client(emu, peer.token(emu))
+    local call = peer.connect(emu)
     for _ = 1, 8 do call("GET", P1) end
     local st = emu:state({ devices = false })
     assert.equal(5, #st.log)

@@ -3,6 +3,8 @@
 local cjson = require "cjson"
 local emulator = require "autopilot.emulator"
 local peer = require "graph_peer"
+local files = require "files"
+local tls = require "tls"
 
 local P1 = "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities"
 local PB = "/beta/deviceManagement/windowsAutopilotDeviceIdentities"
@@ -37,7 +39,7 @@ describe("emulated Graph: listing and paging", function()
   local emu, get
   setup(function()
     emu = start({ devices = 1205, seed = 42 })
-    get = peer.client(emu, peer.token(emu))
+    get = peer.connect(emu)
   end)
   teardown(function() emu:stop() end)
 
@@ -150,7 +152,7 @@ describe("emulated Graph: devices", function()
   end
   before_each(function()
     emu = start({ devices = 60, seed = 7 })
-    call = peer.client(emu, peer.token(emu))
+    call = peer.connect(emu)
     devices = emu:state().devices
   end)
   after_each(function() emu:stop() end)
@@ -298,7 +300,7 @@ describe("emulated Graph: headers and errors", function()
   local emu, call
   setup(function()
     emu = start({ devices = 10, seed = 3 })
-    call = peer.client(emu, peer.token(emu))
+    call = peer.connect(emu)
   end)
   teardown(function() emu:stop() end)
 
@@ -336,7 +338,7 @@ describe("emulated Graph: headers and errors", function()
   end)
 
   it("answers 403 Forbidden (Intune-wrapped) without the permission; Read.All may read and beta-unassign", function()
-    local ro = peer.client(emu, peer.token(emu, RO_APP, "ro-secret"))
+    local ro = peer.connect(emu, RO_APP, "ro-secret")
     local id = emu:state().devices[1].id
     assert.equal(200, ro("GET", P1).status)
     local r = ro("POST", P1 .. "/" .. id .. "/unassignUserFromDevice")
@@ -345,7 +347,7 @@ describe("emulated Graph: headers and errors", function()
     assert.matches("ReadWrite%.All", peer.intune(r).Message)
     assert.equal(403, ro("POST", PB .. "/" .. id .. "/updateDeviceProperties", { body = "{}" }).status)
     assert.equal(204, ro("POST", PB .. "/" .. id .. "/unassignUserFromDevice").status)
-    local none = peer.client(emu, peer.token(emu, NONE_APP, "none-secret"))
+    local none = peer.connect(emu, NONE_APP, "none-secret")
     assert.equal(403, none("GET", P1).status)
   end)
 
@@ -388,7 +390,7 @@ describe("emulated Graph: $batch", function()
   local emu, call, devices
   before_each(function()
     emu = start({ devices = 30, seed = 11 })
-    call = peer.client(emu, peer.token(emu))
+    call = peer.connect(emu)
     devices = emu:state().devices
   end)
   after_each(function() emu:stop() end)
@@ -463,7 +465,7 @@ describe("emulated Graph: Autopilot sync", function()
   local emu, call
   setup(function()
     emu = start({ devices = 5 })
-    call = peer.client(emu, peer.token(emu))
+    call = peer.connect(emu)
   end)
   teardown(function() emu:stop() end)
 
@@ -486,15 +488,12 @@ end)
 
 describe("emulated Graph: HTTPS", function()
   it("serves over TLS and builds https next links", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert.equal(0, select(2, peer.sh("mkdir -p " .. peer.quote(dir))))
-    assert.equal(0, select(2, peer.sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout "
-      .. peer.quote(dir .. "/k.pem") .. " -out " .. peer.quote(dir .. "/c.pem") .. " >/dev/null 2>&1")))
-    local emu = start({ devices = 5, tls_cert = dir .. "/c.pem", tls_key = dir .. "/k.pem" })
-    peer.sh("rm -rf " .. peer.quote(dir))
+    local dir = files.tempdir()
+    assert.truthy(tls.self_signed(dir, "c", { cn = "127.0.0.1" }))
+    local emu = start({ devices = 5, tls_cert = dir .. "/c.crt", tls_key = dir .. "/c.key" })
+    files.remove(dir)
     assert.matches("^https://", emu.url)
-    local r = peer.client(emu, peer.token(emu))("GET", P1 .. "?$top=2")
+    local r = peer.connect(emu)("GET", P1 .. "?$top=2")
     emu:stop()
     assert.equal(200, r.status)
     assert.matches("^https://127%.0%.0%.1:%d+/v1%.0/deviceManagement/", r.json["@odata.nextLink"])
@@ -505,12 +504,10 @@ end)
 describe("emulated Graph: tenant contents", function()
   it("loads devices from a CSV file in Intune's export format", function()
     local path = os.tmpname()
-    local f = assert(io.open(path, "wb"))
-    f:write('Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User\n'
+    files.write(path, 'Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User\n'
       .. 'CSV-0001,,AAAA,Kiosk,kiosk@contoso.com\nCSV 0002,,BBBB,,\n')
-    f:close()
     local emu = start({ devices_file = path })
-    local list = peer.client(emu, peer.token(emu))("GET", P1).json.value
+    local list = peer.connect(emu)("GET", P1).json.value
     emu:stop()
     os.remove(path)
     assert.equal(2, #list)

@@ -3,50 +3,13 @@
 local host = require "autopilot.emulator.host"
 local emulator = require "autopilot.emulator"
 local json = require("cjson.safe").new()
+local files = require "files"
+local shell = require "shell"
+local tls = require "tls"
 
 local SANITIZED = os.getenv("AUTOPILOT_SANITIZED") == "1"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Children never inherit an ASan LD_PRELOAD (scripts/busted.sh --asan): curl deadlocks under it.
-local function clean(cmd)
-  return "env -u LD_PRELOAD sh -c " .. q(cmd)
-end
-
-local function run(cmd)
-  return os.execute(clean(cmd))
-end
-
--- Runs a shell command; returns its stdout and exit code. keep_env: leave LD_PRELOAD alone (the CLI).
-local function sh(cmd, keep_env)
-  local f = assert(io.popen(keep_env and cmd or clean(cmd), "r"))
-  local out = f:read("a")
-  local _, how, code = f:close()
-  return out, how == "exit" and code or 128 + code
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
-local function tempdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(run("mkdir -p " .. q(d)))
-  return d
-end
+local q, sh, slurp, spit = shell.quote, shell.run, files.read, files.write
 
 local function hex(s)
   return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
@@ -76,8 +39,8 @@ end
 describe("emulator host", function()
   local dir
 
-  lazy_setup(function() dir = tempdir() end)
-  lazy_teardown(function() run("rm -rf " .. q(dir)) end)
+  lazy_setup(function() dir = files.tempdir() end)
+  lazy_teardown(function() files.remove(dir) end)
 
   describe("module", function()
     it("has a version, a monotonic clock and the crypto module", function()
@@ -314,14 +277,14 @@ describe("emulator host", function()
       local f = assert(io.open(dir .. "/calls", "w"))
       for i = 1, 200 do f:write(('url = "%s/calls/%d"\noutput = "/dev/null"\n'):format(base, i)) end
       f:close()
-      run("curl -sS --max-time 60 --parallel --parallel-immediate --parallel-max 50 -H 'x-reply-delay: 0.01' -K "
+      os.execute("curl -sS --max-time 60 --parallel --parallel-immediate --parallel-max 50 -H 'x-reply-delay: 0.01' -K "
         .. q(dir .. "/calls") .. " >/dev/null 2>&1 &")
       local seen = before
       for i = 1, 20000 do
         seen = emu:state().requests
         if seen >= before + 200 then break end
         assert.is_true(emu:configure{ poked = seen })
-        if i % 20 == 0 then run("sleep 0.05") end
+        if i % 20 == 0 then os.execute("sleep 0.05") end
       end
       assert.equal(before + 200, seen)
     end)
@@ -396,11 +359,11 @@ describe("emulator host", function()
         local emu <close> = start_echo()
         url = emu.url
         -- a reply suspended for a minute must not hold the stop
-        run("curl -sS --max-time 60 -o /dev/null -H 'x-reply-delay: 60' " .. q(url .. "/held")
+        os.execute("curl -sS --max-time 60 -o /dev/null -H 'x-reply-delay: 60' " .. q(url .. "/held")
           .. " >/dev/null 2>&1 &")
         for _ = 1, 200 do
           if emu:state().requests > 0 then break end
-          run("sleep 0.05")
+          os.execute("sleep 0.05")
         end
         assert.equal(1, emu:state().requests)
       end
@@ -413,12 +376,12 @@ describe("emulator host", function()
       f:close()
       for round = 1, 6 do
         local emu = start_echo()
-        run("sed 's#url = \"#url = \"" .. emu.url .. "#' " .. q(dir .. "/burst") .. " > " .. q(dir .. "/burst.k")
+        os.execute("sed 's#url = \"#url = \"" .. emu.url .. "#' " .. q(dir .. "/burst") .. " > " .. q(dir .. "/burst.k")
           .. "; curl -sS --max-time 30 --parallel --parallel-immediate --parallel-max 100 -H 'x-reply-delay: "
           .. (round % 2 == 0 and "0.01" or "5") .. "' -K " .. q(dir .. "/burst.k") .. " >/dev/null 2>&1 &")
         for _ = 1, 400 do
           if emu:state().requests >= 20 then break end
-          run("sleep 0.01")
+          os.execute("sleep 0.01")
         end
         assert.is_true(emu:state().requests >= 20)
         local url = emu.url
@@ -444,9 +407,7 @@ describe("emulator host", function()
 
   describe("TLS", function()
     lazy_setup(function()
-      assert.equal(0, select(2, sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-        .. "-addext subjectAltName=IP:127.0.0.1 -keyout " .. q(dir .. "/tls.key") .. " -out "
-        .. q(dir .. "/tls.crt") .. " 2>&1")))
+      assert.truthy(tls.self_signed(dir, "tls", { cn = "127.0.0.1", loopback = true }))
     end)
 
     it("serves HTTPS from PEM files or PEM text", function()
@@ -501,8 +462,7 @@ describe("emulator host", function()
 
     it("verifies RS256 and PS256 signatures made by the openssl CLI", function()
       local key, crt = dir .. "/sig.key", dir .. "/sig.crt"
-      assert.equal(0, select(2, sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=signer -keyout "
-        .. q(key) .. " -out " .. q(crt) .. " 2>&1")))
+      assert.truthy(tls.self_signed(dir, "sig", { cn = "signer" }))
       local data = "eyJhbGciOiJQUzI1NiJ9.eyJzdWIiOiJ4In0"
       spit(dir .. "/data", data)
       assert.equal(0, select(2, sh("openssl dgst -sha256 -sign " .. q(key) .. " -out " .. q(dir .. "/rs.sig")
@@ -519,8 +479,7 @@ describe("emulator host", function()
       assert.is_false(crypto.verify(pem, "RS256", data, ps))
       assert.is_false(crypto.verify(pem, "RS256", data, "short"))
       -- another key's certificate does not verify
-      assert.equal(0, select(2, sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other -keyout "
-        .. q(dir .. "/other.key") .. " -out " .. q(dir .. "/other.crt") .. " 2>&1")))
+      assert.truthy(tls.self_signed(dir, "other"))
       assert.is_false(crypto.verify(slurp(dir .. "/other.crt"), "RS256", data, rs))
       -- errors, not false, for what is not a signature question
       local v, err = crypto.verify(pem, "HS256", data, rs)
@@ -529,8 +488,7 @@ describe("emulator host", function()
       v, err = crypto.verify("not a pem", "RS256", data, rs)
       assert.is_nil(v)
       assert.matches("not a PEM certificate", err)
-      assert.equal(0, select(2, sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        .. "-days 2 -subj /CN=ec -keyout " .. q(dir .. "/ec.key") .. " -out " .. q(dir .. "/ec.crt") .. " 2>&1")))
+      assert.truthy(tls.self_signed(dir, "ec", { newkey = "ec -pkeyopt ec_paramgen_curve:prime256v1" }))
       v, err = crypto.verify(slurp(dir .. "/ec.crt"), "RS256", data, rs)
       assert.is_nil(v)
       assert.matches("not an RSA key", err)
@@ -539,8 +497,7 @@ describe("emulator host", function()
 
     it("gives a certificate's DER bytes", function()
       local crt = dir .. "/der.crt"
-      assert.equal(0, select(2, sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=der -keyout "
-        .. q(dir .. "/der.key") .. " -out " .. q(crt) .. " 2>&1")))
+      assert.truthy(tls.self_signed(dir, "der"))
       assert.equal(0, select(2, sh("openssl x509 -in " .. q(crt) .. " -outform DER -out " .. q(dir .. "/der.der")
         .. " 2>&1")))
       assert.equal(slurp(dir .. "/der.der"), crypto.cert_der(slurp(crt)))
@@ -556,7 +513,7 @@ describe("emulator host", function()
 
     -- Starts the CLI in the background; returns a table with dir, pid, and the lines it printed.
     local function spawn(args)
-      local d = tempdir()
+      local d = files.tempdir()
       local inner = ("%s %s >%s 2>%s & pid=$!; echo $pid >%s; wait $pid; echo $? >%s"):format(CLI, args,
         q(d .. "/out"), q(d .. "/err"), q(d .. "/pid"), q(d .. "/rc"))
       os.execute("(" .. inner .. ") >/dev/null 2>&1 &")
@@ -564,7 +521,7 @@ describe("emulator host", function()
       for _ = 1, 400 do
         local out = slurp(d .. "/out") or ""
         if out:find("client_secret: [^\n]*\n") or (slurp(d .. "/rc") or ""):match("^%d") then break end
-        run("sleep 0.05")
+        os.execute("sleep 0.05")
       end
       p.pid = tonumber((slurp(d .. "/pid") or ""):match("^%d+"))
       p.lines = {}
@@ -573,28 +530,28 @@ describe("emulator host", function()
     end
 
     local function finish(p, signal)
-      if signal then run("kill -" .. signal .. " " .. p.pid) end
+      if signal then os.execute("kill -" .. signal .. " " .. p.pid) end
       local rc
       for _ = 1, 400 do
         rc = (slurp(p.dir .. "/rc") or ""):match("^%d+") -- the file can exist before its digits do
         if rc then break end
-        run("sleep 0.05")
+        os.execute("sleep 0.05")
       end
       local err = slurp(p.dir .. "/err")
-      run("rm -rf " .. q(p.dir))
+      files.remove(p.dir)
       return tonumber(rc), err
     end
 
     it("prints --help and rejects unknown flags", function()
-      local out, rc = sh(CLI .. " --help", true)
+      local out, rc = sh(CLI .. " --help")
       assert.equal(0, rc)
       assert.matches("--faults SPEC", out, 1, true)
       assert.matches("503=0.05,504=0.02,reset=0.01", out, 1, true)
-      local _, bad = sh(CLI .. " --bogus 2>/dev/null", true)
+      local _, bad = sh(CLI .. " --bogus 2>/dev/null")
       assert.equal(2, bad)
-      _, bad = sh(CLI .. " --faults 'teapot=0.5' 2>/dev/null", true)
+      _, bad = sh(CLI .. " --faults 'teapot=0.5' 2>/dev/null")
       assert.equal(2, bad)
-      _, bad = sh(CLI .. " --host 10.1.2.3 2>/dev/null", true)
+      _, bad = sh(CLI .. " --host 10.1.2.3 2>/dev/null")
       assert.equal(2, bad)
     end)
 

@@ -8,6 +8,9 @@ local jwt = require("autopilot.emulator.jwt")
 local random = require("autopilot.emulator.random")
 local cjson = require("cjson.safe").new()
 local MESSAGES = require("autopilot.emulator.identity.tokens").MESSAGES
+local files = require("files")
+local shell = require("shell")
+local tls = require("tls")
 
 local DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 local JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -17,28 +20,7 @@ local HOST = "127.0.0.1:8080"
 
 -- helpers -------------------------------------------------------------------------------------------
 
--- Runs a shell command; the sanitizer runtime preloaded into lua5.4 by `busted.sh --asan` is kept out of
--- the tools (curl hangs with libasan preloaded).
-local function sh(cmd)
-  local p = assert(io.popen("unset LD_PRELOAD; " .. cmd .. " 2>&1", "r"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  assert(ok, "command failed (" .. tostring(code) .. "): " .. cmd .. "\n" .. out)
-  return out
-end
-
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function writefile(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local sh, readfile, writefile = shell.output, files.slurp, files.write
 
 -- base64url written here, so the spec does not check the emulator with the emulator's own encoder
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -76,11 +58,7 @@ end
 
 local tmpdir
 local function tmp(name)
-  if not tmpdir then
-    tmpdir = os.tmpname()
-    os.remove(tmpdir)
-    sh("mkdir -m 700 " .. tmpdir)
-  end
+  tmpdir = tmpdir or files.tempdir()
   return tmpdir .. "/" .. name
 end
 
@@ -88,20 +66,19 @@ end
 local certs = {}
 local function certificate(name)
   if certs[name] then return certs[name] end
-  local key, crt = tmp(name .. ".key"), tmp(name .. ".crt")
-  sh(("openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 -subj /CN=%s"):format(key, crt, name))
+  local c = assert(tls.self_signed(nil, name, { key = tmp(name .. ".key"), crt = tmp(name .. ".crt") }))
   local der = tmp(name .. ".der")
-  sh(("openssl x509 -in %s -outform DER -out %s"):format(crt, der))
+  sh(("openssl x509 -in %s -outform DER -out %s"):format(c.crt, der))
   local sha1 = sh(("openssl dgst -sha1 -binary %s | od -An -tx1 | tr -d ' \\n'"):format(der))
   local sha256 = sh(("openssl dgst -sha256 -binary %s | od -An -tx1 | tr -d ' \\n'"):format(der))
   local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)) end
-  certs[name] = { cert = readfile(crt), key = key, x5t = b64url(unhex(sha1)), x5t256 = b64url(unhex(sha256)) }
+  certs[name] = { cert = c.pem, key = c.key, x5t = b64url(unhex(sha1)), x5t256 = b64url(unhex(sha256)) }
   return certs[name]
 end
 
 -- Removes the temporary folder (keys, assertions, bodies); later helpers make a new one.
 local function cleanup()
-  if tmpdir then sh("rm -rf " .. tmpdir) end
+  files.remove(tmpdir)
   tmpdir, certs = nil, {}
 end
 
@@ -487,6 +464,52 @@ describe("identity (unit)", function()
       assert.are.same({ 5, 10, 15, 15, 15 }, intervals)
     end)
 
+    it("answers slow_down to the next N polls however well spaced (slow_down = n)", function()
+      local idp = new_idp({ device_code = { approve_after = 1, slow_down = 2 } })
+      local _, dc = start(idp)
+      local r, b = poll(idp, dc, 100) -- the first poll, long after the interval: slow_down all the same
+      aad_error(r, b, 400, "slow_down", 70016)
+      r, b = poll(idp, dc, 200)
+      aad_error(r, b, 400, "slow_down", 70016)
+      r, b = poll(idp, dc, 300) -- the setting is used up; forced polls did not count towards approve_after
+      aad_error(r, b, 400, "authorization_pending", 70016)
+      identity.configure(idp, { device_code = { slow_down = 1 } }, 300)
+      r, b = poll(idp, dc, 400)
+      aad_error(r, b, 400, "slow_down", 70016)
+      r = poll(idp, dc, 500)
+      assert.are.equal(200, r.status)
+      local results, intervals = {}, {}
+      for _, p in ipairs(identity.state(idp).device_code.polls) do
+        results[#results + 1] = p.result
+        intervals[#intervals + 1] = p.interval
+      end
+      assert.are.same({ "slow_down", "slow_down", "authorization_pending", "slow_down", "success" }, results)
+      assert.are.same({ 10, 15, 15, 20, 20 }, intervals)
+      assert.has_error(function() identity.configure(idp, { device_code = { slow_down = 1.5 } }, 500) end)
+      assert.has_error(function() new_idp({ device_code = { slow_down = -1 } }) end)
+    end)
+
+    it("answers bad_verification_code to every code, or to one login's (bad_code)", function()
+      local idp = new_idp({ device_code = { approve_after = 0, bad_code = true } })
+      local _, dc = start(idp)
+      local r, b = poll(idp, dc, 0)
+      aad_error(r, b, 400, "bad_verification_code", 70018)
+      identity.configure(idp, { device_code = { bad_code = false } }, 10)
+      r = poll(idp, dc, 10)
+      assert.are.equal(200, r.status)
+      local _, one = start(idp)
+      local _, other = start(idp)
+      identity.configure(idp, { device_code = { bad_code = one.user_code:lower() } }, 20)
+      r, b = poll(idp, one, 20)
+      aad_error(r, b, 400, "bad_verification_code", 70018)
+      assert.are.equal(200, (poll(idp, other, 20)).status)
+      local polls = identity.state(idp).device_code.polls
+      assert.are.equal("bad_verification_code", polls[1].result)
+      assert.are.equal(one.user_code, polls[#polls - 1].user_code)
+      assert.are.equal("bad_verification_code", polls[#polls - 1].result)
+      assert.has_error(function() identity.configure(idp, { device_code = { bad_code = 3 } }, 20) end)
+    end)
+
     it("is approved or declined through configure", function()
       local idp = new_idp({ users = { { upn = "ops@contoso.onmicrosoft.com",
         scopes = { "DeviceManagementServiceConfig.Read.All" } } } })
@@ -840,9 +863,7 @@ end)
 -- part 2: over real sockets ---------------------------------------------------------------------------
 
 -- curl on 127.0.0.1: returns status, raw body, decoded body (or nil), raw headers
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = shell.quote
 local ncurl = 0
 local function curl(method, url, opts)
   opts = opts or {}
@@ -1048,6 +1069,27 @@ describe("identity (over sockets, through the emulator host)", function()
       for _, p in ipairs(polls_of(dc)) do intervals[#intervals + 1] = p.interval end
       assert.are.same({ 5, 10, 15, 15 }, intervals)
       emu:configure{ device_code = { decline = dc.user_code } }
+    end)
+
+    it("answers slow_down when configured to, and bad_verification_code for a configured code", function()
+      emu:configure{ device_code = { slow_down = 1 } }
+      local dc, other = start_login(), start_login()
+      local status, body = poll(dc)
+      assert.are.equal(400, status)
+      assert.are.equal("slow_down", body.error)
+      emu:configure{ advance = 11, device_code = { bad_code = dc.user_code } }
+      status, body = poll(dc)
+      assert.are.equal(400, status)
+      assert.are.equal("bad_verification_code", body.error)
+      status, body = poll(other) -- another login is not affected, and slow_down was used up
+      assert.are.equal(400, status)
+      assert.are.equal("authorization_pending", body.error)
+      emu:configure{ device_code = { bad_code = false } }
+      assert.are.equal("authorization_pending", select(2, poll(dc)).error)
+      local results = {}
+      for _, p in ipairs(polls_of(dc)) do results[#results + 1] = p.result end
+      assert.are.same({ "slow_down", "bad_verification_code", "authorization_pending" }, results)
+      emu:configure{ device_code = { decline = true } }
     end)
 
     it("reports a declined login and an expired code", function()

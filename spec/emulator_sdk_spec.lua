@@ -4,11 +4,11 @@
 -- The npm packages go to $AUTOPILOT_SDK_DIR (default /tmp/lua-autopilot-sdk), installed once.
 local cjson = require "cjson"
 local emulator = require "autopilot.emulator"
-local peer = require "graph_peer"
+local files = require "files"
+local shell = require "shell"
+local tls = require "tls"
 
-local q = peer.quote
-
-local sh = peer.sh
+local q, sh = shell.quote, shell.run
 
 local SCRIPT = [[
 const msal = require('@azure/msal-node');
@@ -74,26 +74,22 @@ describe("official SDKs against the emulator", function()
     return
   end
 
-  local tls, emu
+  local tls_dir, emu
   setup(function()
-    local s = assert(io.open(dir .. "/run.js", "wb"))
-    s:write(SCRIPT)
-    s:close()
-    tls = os.tmpname()
-    os.remove(tls)
-    assert.equal(0, select(2, sh("mkdir -p " .. q(tls) .. " && openssl req -x509 -newkey rsa:2048 -nodes -days 2"
-      .. " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " .. q(tls .. "/k.pem") .. " -out "
-      .. q(tls .. "/c.pem") .. " >/dev/null 2>&1")))
-    emu = assert(emulator.start({ devices = 250, seed = 31, tls_cert = tls .. "/c.pem", tls_key = tls .. "/k.pem" }))
+    files.write(dir .. "/run.js", SCRIPT)
+    tls_dir = files.tempdir()
+    assert.truthy(tls.self_signed(tls_dir, "c", { cn = "127.0.0.1", loopback = true }))
+    emu = assert(emulator.start({ devices = 250, seed = 31, tls_cert = tls_dir .. "/c.crt",
+      tls_key = tls_dir .. "/c.key" }))
   end)
   teardown(function()
     if emu then emu:stop() end
-    if tls then sh("rm -rf " .. q(tls)) end
+    files.remove(tls_dir)
   end)
 
   it("gets a token with msal-node, pages, unassigns and batches with the Graph client", function()
     local hostport = emu.url:match("^https://(.*)$")
-    local out, code = sh("cd " .. q(dir) .. " && NODE_EXTRA_CA_CERTS=" .. q(tls .. "/c.pem") .. " node run.js "
+    local out, code = sh("cd " .. q(dir) .. " && NODE_EXTRA_CA_CERTS=" .. q(tls_dir .. "/c.crt") .. " node run.js "
       .. q(emu.url) .. " " .. q(emu.tenant) .. " " .. q(emu.client_id) .. " " .. q(emu.client_secret) .. " "
       .. q(hostport) .. " 2>&1")
     assert(code == 0, "node failed: " .. out)

@@ -2,6 +2,7 @@
 -- the emulated clock's scale, and the count of early retries.
 local emulator = require "autopilot.emulator"
 local peer = require "graph_peer"
+local tenant = require "tenant"
 
 local P1 = "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities"
 local RW2 = "33333333-4444-4555-8666-777777777777"
@@ -15,9 +16,8 @@ describe("emulated Graph: throttling", function()
       throttle = { app_writes = 3, tenant_writes = 5, app_requests = 50, tenant_requests = 80, window = 20 },
       apps = { { client_id = RW2, client_secret = "rw2-secret",
         roles = { "DeviceManagementServiceConfig.ReadWrite.All" } } } }))
-    call = peer.client(emu, peer.token(emu))
-    ids = {}
-    for i, d in ipairs(emu:state().devices) do ids[i] = d.id end
+    call = peer.connect(emu)
+    ids = tenant.ids(emu)
   end)
   after_each(function() emu:stop() end)
 
@@ -43,7 +43,7 @@ describe("emulated Graph: throttling", function()
   end)
 
   it("spends the tenant's budget across apps", function()
-    local other = peer.client(emu, peer.token(emu, RW2, "rw2-secret"))
+    local other = peer.connect(emu, RW2, "rw2-secret")
     for i = 1, 3 do assert.equal(204, call("POST", unassign_path(ids[i])).status) end
     assert.equal(204, other("POST", unassign_path(ids[4])).status)
     assert.equal(204, other("POST", unassign_path(ids[5])).status)
@@ -150,9 +150,8 @@ describe("emulated Graph: throttling on a scaled clock", function()
   it("sends Retry-After in real seconds, so honouring it lands in the next window", function()
     local emu = assert(emulator.start({ devices = 5, seed = 1, time_scale = 10,
       throttle = { app_writes = 1, window = 20, retry_after = "decimal" } }))
-    local call = peer.client(emu, peer.token(emu))
-    local ids = {}
-    for i, d in ipairs(emu:state().devices) do ids[i] = d.id end
+    local call = peer.connect(emu)
+    local ids = tenant.ids(emu)
     assert.equal(204, call("POST", unassign_path(ids[1])).status)
     local r = call("POST", unassign_path(ids[2]))
     assert.equal(429, r.status)

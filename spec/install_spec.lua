@@ -1,13 +1,11 @@
 -- The rocks install with luarocks (Lua dependencies from Debian, so --deps-mode=none) and load from
 -- outside the repository. Packaging, not memory: skipped in the sanitizer and valgrind runs.
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1"))
-  local out = f:read("a")
-  local ok, _, code = f:close()
-  return out, ok and 0 or code
-end
+local shell = require "shell"
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q = shell.quote
+
+-- A command's output and errors, and its exit code.
+local function sh(cmd) return shell.run(cmd .. " 2>&1") end
 
 describe("luarocks install", function()
   if os.getenv("AUTOPILOT_SANITIZED") then

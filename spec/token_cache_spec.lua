@@ -1,25 +1,24 @@
 -- core.token_cache_read / token_cache_write / token_cache_lock (src/token_cache.c): real files,
 -- real modes, and a real second process for the lock.
 local core = require "autopilot.core"
+local files = require "files"
+local paths = require "paths"
+local shell = require "shell"
 
 local SECRET = "0.ARwA-refresh-token-SECRET-6b1e"
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q, sh = shell.quote, shell.check
 
+-- A command's output and errors, without the trailing newline.
 local function run(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1"))
-  local out = f:read("a")
-  f:close()
-  return (out:gsub("%s+$", ""))
+  return (shell.run(cmd .. " 2>&1"):gsub("%s+$", ""))
 end
-
-local function sh(cmd) assert(os.execute(cmd .. " >/dev/null 2>&1"), "command failed: " .. cmd) end
 
 local function mode(path) return run("stat -c %a " .. q(path)) end
 
 -- A separate lua5.4 process with the same module paths (and the same LD_PRELOAD under ASan).
 local function child(code, prefix)
-  return (prefix or "") .. require("paths").env() .. " lua5.4 -e "
+  return (prefix or "") .. paths.env() .. " lua5.4 -e "
     .. q("local core = require 'autopilot.core' " .. code)
 end
 
@@ -34,12 +33,12 @@ describe("token cache", function()
   local function p(name) return dir .. "/" .. name end
 
   before_each(function()
-    dir = run("mktemp -d")
+    dir = files.tempdir()
     assert.truthy(dir:match("^/"))
   end)
 
   after_each(function()
-    if dir then os.execute("rm -rf " .. q(dir)) end
+    files.remove(dir)
   end)
 
   it("is registered by autopilot.core", function()

@@ -1,53 +1,30 @@
---- Shared helpers of the spec/auth_*_spec.lua files: temp dirs, certificates made with the openssl CLI,
--- emulators on loopback, connect options pointed at them.
+--- Shared fixtures of the spec/auth_*_spec.lua files: certificates for certificate credentials, connect
+-- options pointed at an emulator, and the app id and permission those specs register.
+local shell = require "shell"
+local tls = require "tls"
+
 local M = {}
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-M.q = q
-
-function M.sh(cmd)
-  assert(os.execute(cmd .. " >/dev/null 2>&1"), "command failed: " .. cmd)
-end
-
-function M.slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-function M.spit(path, s, mode)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-  if mode then M.sh("chmod " .. mode .. " " .. q(path)) end
-end
-
-function M.tempdir()
-  local p = os.tmpname()
-  os.remove(p)
-  M.sh("mkdir -m 700 " .. q(p))
-  return p
-end
-
-function M.rmdir(dir)
-  if dir and dir:find("^/tmp/") then os.execute("rm -rf " .. q(dir)) end
-end
-
---- A self-signed RSA certificate and key in dir: `name.crt`, `name.key`, and `name.enc.key` (encrypted).
+--- A self-signed RSA certificate and key in dir: `name.crt`, `name.key`, and `name.enc.key` (the same key
+-- encrypted with `passphrase`, PKCS#8) when a passphrase is given.
+-- @tparam string dir
+-- @tparam string name the files' stem and the certificate's CN
+-- @tparam[opt] string passphrase
+-- @treturn table `{ crt = path, key = path, enc = path, pem = certificate text }`; raises when openssl fails
 function M.certificate(dir, name, passphrase)
-  local crt, key = dir .. "/" .. name .. ".crt", dir .. "/" .. name .. ".key"
-  M.sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout " .. q(key) .. " -out " .. q(crt)
-    .. " -days 2 -subj /CN=" .. name)
-  local enc = dir .. "/" .. name .. ".enc.key"
+  local c = assert(tls.self_signed(dir, name))
+  c.enc = dir .. "/" .. name .. ".enc.key"
   if passphrase then
-    M.sh("openssl pkcs8 -topk8 -v2 aes-256-cbc -in " .. q(key) .. " -out " .. q(enc) .. " -passout pass:"
-      .. q(passphrase))
+    shell.check("openssl pkcs8 -topk8 -v2 aes-256-cbc -in " .. shell.quote(c.key) .. " -out " .. shell.quote(c.enc)
+      .. " -passout pass:" .. shell.quote(passphrase))
   end
-  return { crt = crt, key = key, enc = enc, pem = M.slurp(crt) }
+  return c
 end
 
---- Options of autopilot.connect aimed at the emulator, with `extra` on top.
+--- Options of autopilot.connect aimed at the emulator (no credentials), with `extra` on top.
+-- @tparam table emu
+-- @tparam[opt] table extra
+-- @treturn table
 function M.opts(emu, extra)
   local o = { graph_url = emu.url, login_url = emu.url, tenant = emu.tenant, max_retries = 2, max_retry_wait = 5 }
   for k, v in pairs(extra or {}) do o[k] = v end

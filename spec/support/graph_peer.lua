@@ -1,32 +1,24 @@
 --- A plain HTTP peer for the emulator specs: the curl command-line tool through io.popen, so the
 -- emulator is tested over real sockets by a client that is not ours. Loopback only.
 local cjson = require "cjson"
+local files = require "files"
+local shell = require "shell"
 
 local M = {}
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = shell.quote
 M.quote = q
 
 local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
+  return files.read(path) or ""
 end
 
---- Runs a shell command without the preloaded sanitizer runtime.
+--- Runs a shell command (see `shell.run`).
+-- @function sh
 -- @tparam string cmd
 -- @treturn string its standard output
 -- @treturn integer its exit code
-function M.sh(cmd)
-  local p = io.popen("env -u LD_PRELOAD sh -c " .. q(cmd))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return out, ok and 0 or code
-end
+M.sh = shell.run
 
 --- Percent-encodes a query value the way the SDKs do (keeps parentheses, commas and quotes).
 -- @tparam string s
@@ -43,15 +35,12 @@ end
 function M.request(r)
   assert(r.url:match("^https?://127%.0%.0%.1[:/]"), "specs talk to loopback only")
   local hfile, bfile, dfile = os.tmpname(), os.tmpname(), nil
-  -- children run without the sanitizer runtime the ASan suite preloads (curl hangs under it)
-  local cmd = { "env -u LD_PRELOAD curl -s -g -X", q(r.method or "GET"), "-D", q(hfile), "-o", q(bfile),
+  local cmd = { "curl -s -g -X", q(r.method or "GET"), "-D", q(hfile), "-o", q(bfile),
     "-w '%{http_code} %{time_total}'" }
   for k, v in pairs(r.headers or {}) do cmd[#cmd + 1] = "-H " .. q(k .. ": " .. v) end
   if r.body then
     dfile = os.tmpname()
-    local f = assert(io.open(dfile, "wb"))
-    f:write(r.body)
-    f:close()
+    files.write(dfile, r.body)
     cmd[#cmd + 1] = "--data-binary @" .. q(dfile)
     if not (r.headers and (r.headers["Content-Type"] or r.headers["content-type"])) then
       cmd[#cmd + 1] = "-H 'Content-Type: application/json'"
@@ -108,6 +97,15 @@ function M.client(emu, token)
     return M.request{ method = method, url = emu.url .. path, headers = headers, body = opts.body,
       compressed = opts.compressed, max_time = opts.max_time }
   end
+end
+
+--- A requester signed in as an app of the emulator (its default app unless told otherwise).
+-- @tparam table emu
+-- @tparam[opt] string client_id
+-- @tparam[opt] string secret
+-- @treturn function as from `client`, with a token from `token`
+function M.connect(emu, client_id, secret)
+  return M.client(emu, M.token(emu, client_id, secret))
 end
 
 --- Decodes Intune's message nested in a Graph error body.

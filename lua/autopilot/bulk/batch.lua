@@ -83,7 +83,7 @@ local Writer = {}
 Writer.__index = Writer
 
 --- A batch writer.
--- @tparam table run the runner (see `autopilot.bulk.runner`): client, opts, clock margin, outcome callbacks
+-- @tparam table run the runner (see `autopilot.bulk.runner`): client, opts, outcome callbacks
 -- @tparam table todo array of plan entries to unassign
 -- @treturn table writer (`next`, `handle`, `wake`, `busy`, `abort`)
 function M.new(run, todo)
@@ -92,7 +92,7 @@ function M.new(run, todo)
   local self = setmetatable({
     run = run, client = client, opts = run.opts, queue = todo, i = 1, retry = {}, in_flight = 0,
     sends = {}, sends_head = 1, sends_tail = 0, paused_until = -math.huge, aborted = false, envelopes = 0,
-    item_retries = 0, item_throttled = 0, prefix = prefix, margin = run.margin or 0,
+    item_retries = 0, item_throttled = 0, prefix = prefix,
     window = run.opts.concurrency, -- batches allowed in flight
   }, Writer)
   return self
@@ -218,7 +218,7 @@ function Writer:_requeue(e, now, ra, status)
   elseif e.attempts >= M.MAX_ATTEMPTS then
     return false
   end
-  e.not_before = now + wait + self.margin
+  e.not_before = now + wait
   e.retry_after = ra
   e.last_status = status
   self.retry[#self.retry + 1] = e
@@ -272,7 +272,7 @@ function Writer:handle(r, now)
       end
       if retryable and self:_requeue(e, now, ra, status) then
         if status == 429 then
-          local at = now + (ra or 0) + self.margin
+          local at = now + (ra or 0)
           if not pause_at or at < pause_at then pause_at = at end
         end
       else

@@ -8,10 +8,6 @@ local M = {}
 -- @function now
 M.now = core.clock
 
---- The margin added to a wait that must not end early: the clock is precise, so none.
-M.margin = 0
-
-
 --- Wall-clock time as an ISO 8601 UTC string.
 -- @treturn string e.g. `"2026-11-29T19:31:02Z"`
 function M.iso()

@@ -155,11 +155,11 @@ end
 function M.execute(o)
   local run = setmetatable({
     client = o.client, session = o.client._session, opts = o.opts, state = o.state, journal = o.journal,
-    tracker = o.tracker, clock = o.clock, margin = o.clock.margin, item_throttled = 0,
+    tracker = o.tracker, clock = o.clock, item_throttled = 0,
     action_opts = { via_profile = o.opts.via_profile },
   }, Run)
   run.writer = o.opts.batch and batch.new(run, o.todo) or single_writer(run, o.todo)
-  if o.opts.verify then run.verifier = verify.new(run.client, o.opts.verify, run.margin) end
+  if o.opts.verify then run.verifier = verify.new(run.client, o.opts.verify) end
   local s = run.session
   local writer, verifier = run.writer, run.verifier
   local write_cap = o.opts.concurrency

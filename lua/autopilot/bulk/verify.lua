@@ -17,11 +17,9 @@ Verifier.__index = Verifier
 --- A verifier.
 -- @tparam table client the client (`_url`)
 -- @tparam table cfg `{ timeout = s, interval = s }`
--- @tparam[opt] number margin seconds added to waits when the clock is coarse
 -- @treturn table verifier (`add`, `next`, `handle`, `wake`, `busy`)
-function M.new(client, cfg, margin)
-  return setmetatable({ client = client, cfg = cfg, heap = {}, n = 0, in_flight = 0, margin = margin or 0,
-                        checks = 0 }, Verifier)
+function M.new(client, cfg)
+  return setmetatable({ client = client, cfg = cfg, heap = {}, n = 0, in_flight = 0, checks = 0 }, Verifier)
 end
 
 -- a binary min-heap of { due, entry } by due time
@@ -60,8 +58,8 @@ end
 -- @tparam table e the plan entry
 -- @tparam number now monotonic seconds
 function Verifier:add(e, now)
-  e.verify_deadline = now + self.cfg.timeout + self.margin
-  push(self, math.min(now + self.cfg.interval + self.margin, e.verify_deadline), e)
+  e.verify_deadline = now + self.cfg.timeout
+  push(self, math.min(now + self.cfg.interval, e.verify_deadline), e)
 end
 
 --- The next read that is due, or nil.
@@ -117,7 +115,7 @@ function Verifier:handle(r, now)
       or string.format("verify: a user is still assigned %gs after the write", self.cfg.timeout)
     return e
   end
-  push(self, math.min(now + self.cfg.interval + self.margin, e.verify_deadline), e)
+  push(self, math.min(now + self.cfg.interval, e.verify_deadline), e)
   return nil
 end
 

@@ -125,8 +125,9 @@ end
 --   national-cloud rehearsal), device_code = { approve_after = n (polls answered authorization_pending before
 --   the automatic decision; nil: decide only through configure), decline = bool (the automatic decision is to
 --   decline, after approve_after polls or at the first poll), expires_in = 900, interval = 5, user = upn (who
---   signs in) }, managed_identity = { header, client_id, roles, user_assigned = { {client_id,
---   roles}, ... } }
+--   signs in), slow_down = n (the next n polls are answered slow_down however well spaced), bad_code =
+--   true | user_code (polls answered bad_verification_code: every code's, or that login's) },
+--   managed_identity = { header, client_id, roles, user_assigned = { {client_id, roles}, ... } }
 -- @tparam table rng a seeded stream with `guid()` and `random(m, n)` or `int(m, n)`
 -- @tparam[opt=0] number now emulated seconds
 -- @treturn table the idp (state of this module; pass it to the other functions)
@@ -145,7 +146,9 @@ function M.new(config, rng, now)
     clock_skew = num(config.clock_skew, "clock_skew") or 300,
     device = { approve_after = num(dc.approve_after, "device_code.approve_after"), decline = val(dc.decline) and true,
       expires_in = num(dc.expires_in, "device_code.expires_in") or 900,
-      interval = num(dc.interval, "device_code.interval") or 5, user = val(dc.user) },
+      interval = num(dc.interval, "device_code.interval") or 5, user = val(dc.user),
+      slow_down = device_code.check_slow_down(val(dc.slow_down) or 0),
+      bad_code = device_code.check_bad_code(val(dc.bad_code) or false) },
     key = crypto.random_bytes(32),
     kid = core.secret(20),
     epoch0 = os.time(), now0 = now or 0,
@@ -372,7 +375,7 @@ end
 -- @tparam table idp
 -- @tparam table arg `{ token_lifetime =, refresh_token_lifetime =, device_code = { approve = user_code|true,
 --   decline = user_code|true, user = upn, approve_after = n|false, auto_decline = bool, expires_in =,
---   interval = }, apps = {...}, users = {...}, revoke = true }`
+--   interval =, slow_down = n|false, bad_code = true|user_code|false }, apps = {...}, users = {...}, revoke = true }`
 -- @tparam number now emulated seconds
 -- @treturn true
 function M.configure(idp, arg, now)

@@ -2,6 +2,13 @@
 -- token endpoint's polling side (authorization_pending, slow_down + 5 s, authorization_declined,
 -- expired_token, bad_verification_code), and approval by `configure` or after N polls.
 -- Every poll's time is recorded so a spec can check the client's spacing.
+--
+-- Two settings (`device_code = {...}` at start or in `configure`) make the service misbehave on purpose:
+-- `slow_down = n` answers the next n polls of a known, unexpired code with slow_down however well they are
+-- spaced (the real service asks a client to back off when it wants; each one adds 5 s to the code's
+-- interval, as for a poll that came too early; these polls do not count towards `approve_after`), and
+-- `bad_code = true | user_code` answers bad_verification_code to every poll (true) or to the polls of that
+-- login's code, as if the device code had been mistyped or truncated (`false` turns it off).
 -- @module autopilot.emulator.identity.device_code
 local core = require("autopilot.emulator.identity.core")
 local form = require("autopilot.emulator.identity.form")
@@ -177,20 +184,23 @@ function M.poll(idp, req, now, seg, params, meta)
   if not how then return fail(err, nil, args) end
   local entry = idp.codes[core.hash(params.device_code)]
   if not entry or entry.client_id ~= app.client_id then return fail("bad_code") end
+  local cfg = idp.device
+  if cfg.bad_code == true or cfg.bad_code == entry.user_code then return fail("bad_code", entry) end
   if entry.state == "redeemed" then return fail("code_redeemed", entry) end
   if now > entry.expires_at or entry.state == "expired" then
     entry.state = "expired"
     return fail("code_expired", entry)
   end
   if entry.state == "declined" then return fail("declined", entry) end
-  if entry.last_poll and now - entry.last_poll < entry.interval - 1e-6 then
+  local forced = (cfg.slow_down or 0) > 0
+  if forced or entry.last_poll and now - entry.last_poll < entry.interval - 1e-6 then
+    if forced then cfg.slow_down = cfg.slow_down - 1 end
     entry.last_poll = now
     entry.interval = entry.interval + 5 -- what MSAL does on slow_down, so the service asks the same
     return fail("slow_down", entry, { entry.interval })
   end
   entry.last_poll = now
   entry.polls = entry.polls + 1
-  local cfg = idp.device
   if entry.state == "pending" and (cfg.approve_after or cfg.decline) and entry.polls > (cfg.approve_after or 0) then
     M.decide(idp, entry, cfg.decline and "decline" or "approve")
   end
@@ -211,10 +221,31 @@ function M.poll(idp, req, now, seg, params, meta)
   return tokens.delegated(idp, now, params, app, user, scopes, entry.parsed.oidc, acr)
 end
 
+--- Checks the `slow_down` setting.
+-- @param v a whole number of polls, or false (none)
+-- @treturn integer polls to answer slow_down; raises on anything else
+function M.check_slow_down(v)
+  if v == false then return 0 end
+  local n = math.tointeger(v)
+  if not n or n < 0 then error("device_code.slow_down: a whole number of polls, or false", 0) end
+  return n
+end
+
+--- Checks the `bad_code` setting.
+-- @param v true (every code), a user code (that login's), or false (none)
+-- @treturn boolean|string|nil the setting as kept (user codes upper-cased); raises on anything else
+function M.check_bad_code(v)
+  if v == true then return true end
+  if v == false then return nil end
+  if type(v) == "string" and v ~= "" then return v:upper() end
+  error("device_code.bad_code: true, a user code, or false", 0)
+end
+
 --- Applies `configure{ device_code = {...} }`.
 -- @tparam table idp
 -- @tparam table arg `{ approve = user_code|true, decline = user_code|true, user = upn, approve_after = n|false,
---   decline_after = bool (sets `decline`), expires_in = s, interval = s }`
+--   decline_after = bool (sets `decline`), expires_in = s, interval = s, slow_down = n (the next n polls),
+--   bad_code = true|user_code|false }`
 -- @treturn integer how many pending logins were decided
 function M.configure(idp, arg)
   local cfg = idp.device
@@ -223,6 +254,8 @@ function M.configure(idp, arg)
   if arg.expires_in ~= nil then cfg.expires_in = assert(tonumber(arg.expires_in), "expires_in: a number") end
   if arg.interval ~= nil then cfg.interval = assert(tonumber(arg.interval), "interval: a number") end
   if arg.user ~= nil and arg.approve == nil and arg.decline == nil then cfg.user = arg.user end
+  if arg.slow_down ~= nil then cfg.slow_down = M.check_slow_down(arg.slow_down) end
+  if arg.bad_code ~= nil then cfg.bad_code = M.check_bad_code(arg.bad_code) end
   local decided = 0
   for _, what in ipairs({ "approve", "decline" }) do
     local which = arg[what]
