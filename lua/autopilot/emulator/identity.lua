@@ -203,11 +203,8 @@ end
 
 local function client_credentials(idp, req, now, seg, kind, params, meta)
   if kind ~= "home" then return core.fail(idp, req, now, "common_tenant", nil, meta) end
-  if not params.client_id then return core.fail(idp, req, now, "missing", { "client_id" }, meta) end
-  local app = core.app(idp, params.client_id)
-  if not app then
-    return core.fail(idp, req, now, "unknown_app", { params.client_id, idp.tenant_domain }, meta)
-  end
+  local app, bad = core.requested_app(idp, req, now, params, meta)
+  if not app then return bad end
   if not params.scope then return core.fail(idp, req, now, "missing", { "scope" }, meta) end
   local words = form.words(params.scope)
   if #words ~= 1 then return core.fail(idp, req, now, "bad_scope", { params.scope }, meta) end
@@ -230,11 +227,8 @@ local function client_credentials(idp, req, now, seg, kind, params, meta)
 end
 
 local function refresh_grant(idp, req, now, seg, params, meta)
-  if not params.client_id then return core.fail(idp, req, now, "missing", { "client_id" }, meta) end
-  local app = core.app(idp, params.client_id)
-  if not app then
-    return core.fail(idp, req, now, "unknown_app", { params.client_id, idp.tenant_domain }, meta)
-  end
+  local app, bad = core.requested_app(idp, req, now, params, meta)
+  if not app then return bad end
   if not params.refresh_token then return core.fail(idp, req, now, "missing", { "refresh_token" }, meta) end
   local parsed, perr, pargs
   if params.scope then

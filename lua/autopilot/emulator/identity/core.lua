@@ -111,6 +111,24 @@ function M.app(idp, client_id)
   return idp.apps[client_id:lower()]
 end
 
+--- The app a token or devicecode request names, or the error reply for a missing or unknown client_id.
+-- @tparam table idp
+-- @tparam table req
+-- @tparam number now
+-- @tparam table params the request's form parameters
+-- @tparam table meta for the error record
+-- @treturn[1] table the app
+-- @return[2] nil
+-- @treturn[2] table the error reply
+function M.requested_app(idp, req, now, params, meta)
+  if not params.client_id then return nil, M.fail(idp, req, now, "missing", { "client_id" }, meta) end
+  local app = M.app(idp, params.client_id)
+  if not app then
+    return nil, M.fail(idp, req, now, "unknown_app", { params.client_id, idp.tenant_domain }, meta)
+  end
+  return app
+end
+
 --- The request's base URL as its client sees it ("http://127.0.0.1:PORT").
 -- @tparam table req
 -- @treturn string

@@ -114,11 +114,8 @@ function M.endpoint(idp, req, now, seg)
   if not core.tenant_kind(idp, seg) then return core.fail(idp, req, now, "unknown_tenant", { seg }, meta) end
   local params = form.body(req)
   meta.client_id = params.client_id
-  if not params.client_id then return core.fail(idp, req, now, "missing", { "client_id" }, meta) end
-  local app = core.app(idp, params.client_id)
-  if not app then
-    return core.fail(idp, req, now, "unknown_app", { params.client_id, idp.tenant_domain }, meta)
-  end
+  local app, bad = core.requested_app(idp, req, now, params, meta)
+  if not app then return bad end
   if not params.scope then return core.fail(idp, req, now, "missing", { "scope" }, meta) end
   local parsed, err, args = M.parse_scopes(idp, params.scope)
   if not parsed then return core.fail(idp, req, now, err, args, meta) end
