@@ -302,6 +302,7 @@ static ap_xfer *token_xfer(const char *method, const char *url)
     if (!t)
         return NULL;
     t->kind = AP_XK_TOKEN;
+    t->resp_body.secret = 1; /* the reply carries the token */
     t->idempotent = 1; /* asking again for a token is harmless */
     strcpy(t->method, method);
     t->url = strdup(url);
@@ -347,6 +348,7 @@ static ap_xfer *client_credentials_request(ap_session *s)
 {
     ap_auth *a = &s->auth;
     ap_buf form = {0};
+    form.secret = 1;
     char *assertion = NULL;
     if (a->kind == AP_AUTH_CERTIFICATE) {
         char err[AP_SIGNER_ERRLEN];
@@ -611,7 +613,11 @@ void ap_push_token_info(lua_State *L, const ap_session *s)
         lua_setfield(L, -2, "scope");
     }
     if (ap_auth_acquired(s) && a->access_token) {
-        lua_pushinteger(L, (lua_Integer)floor(a->expires_epoch));
+        lua_Integer at; /* a huge expires_in must not overflow the cast (UB): a float then */
+        if (lua_numbertointeger(floor(a->expires_epoch), &at))
+            lua_pushinteger(L, at);
+        else
+            lua_pushnumber(L, floor(a->expires_epoch));
         lua_setfield(L, -2, "expires_at");
     }
     lua_pushboolean(L, a->access_token != NULL);

@@ -22,6 +22,7 @@ ap_xfer *ap_auth_delegated_request(ap_session *s)
 {
     ap_auth *a = &s->auth;
     ap_buf form = {0};
+    form.secret = 1;
     const char *url = a->token_url;
     int bad;
     if (a->device_code) {

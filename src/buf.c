@@ -21,9 +21,21 @@ int ap_buf_append(ap_buf *b, const char *p, size_t n)
                 return -1;
             cap *= 2;
         }
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return -1;
+        char *d;
+        if (b->secret) {
+            d = malloc(cap);
+            if (!d)
+                return -1;
+            if (b->data) {
+                memcpy(d, b->data, b->len);
+                explicit_bzero(b->data, b->cap);
+                free(b->data);
+            }
+        } else {
+            d = realloc(b->data, cap);
+            if (!d)
+                return -1;
+        }
         b->data = d;
         b->cap = cap;
     }

@@ -187,7 +187,8 @@ static void graph_done(lua_State *L, ap_session *s, ap_xfer *x, double now)
         wait = ap_ceil_ms(ra >= 0 ? ra : ap_backoff(s, x->retries));
     if (throttled) {
         s->stats.throttled++;
-        ap_pause(s, now, now + wait);
+        /* a huge (or infinite) Retry-After must not stall the session beyond what the caller waits */
+        ap_pause(s, now, now + (wait < s->max_retry_wait ? wait : s->max_retry_wait));
     }
     if (ap_should_retry(x) && schedule_retry(s, x, now, wait)) {
         s->stats.retries++;

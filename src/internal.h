@@ -26,6 +26,7 @@
 typedef struct ap_buf {
     char *data;
     size_t len, cap;
+    int secret; /* growing copies and wipes the old block (no realloc leaving a secret behind) */
 } ap_buf;
 
 int ap_buf_append(ap_buf *b, const char *p, size_t n); /* 0 ok, -1 out of memory */

@@ -150,6 +150,7 @@ lua_Integer ap_submit(lua_State *L, ap_session *s, int idx)
                     memcpy(line + nn + 2, v, vn);
                     line[nn + 2 + vn] = '\0';
                     struct curl_slist *l = curl_slist_append(x->user_headers, line);
+                    explicit_bzero(line, nn + vn + 3); /* it may be the caller's Authorization */
                     free(line);
                     if (l)
                         x->user_headers = l;
