@@ -69,6 +69,17 @@ describe("device code sign-in", function()
     client:close()
   end)
 
+  it("polls before the code expires even when the service announces an absurd interval", function()
+    -- regression: an interval of a billion seconds used to park the session until then
+    local emu <close> = start { expires_in = 2, interval = 1e9 }
+    local client = connect(emu, function() end)
+    local ok, err = client:list_devices()
+    assert.is_nil(ok)
+    assert.equal("expired_token", err.code)
+    assert.is_true(#identity(emu).device_code.polls >= 1)
+    client:close()
+  end)
+
   it("reports a code that expired before anyone approved it", function()
     local emu <close> = start { expires_in = 2, interval = 1 }
     local client = connect(emu, function() end)

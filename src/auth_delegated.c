@@ -16,6 +16,7 @@
 
 #define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
 #define DEFAULT_INTERVAL 5.0
+#define MAX_CODE_LIFETIME 86400.0 /* seconds */
 #define SLOW_DOWN_STEP 5.0
 
 ap_xfer *ap_auth_delegated_request(ap_session *s)
@@ -133,6 +134,12 @@ static int device_code_reply(lua_State *L)
     const char *message = string_field(L, t, "message", 0);
     double interval = number_field(L, t, "interval", DEFAULT_INTERVAL);
     double expires_in = number_field(L, t, "expires_in", 900);
+    /* a reply with absurd times must not park the session forever: a code lives a day at most, and is
+     * polled at least once before it expires */
+    if (expires_in > MAX_CODE_LIFETIME)
+        expires_in = MAX_CODE_LIFETIME;
+    if (interval > expires_in)
+        interval = expires_in;
     lua_pushvalue(L, 3);
     lua_createtable(L, 0, 5);
     lua_pushstring(L, user_code);

@@ -85,7 +85,13 @@ local function pem(value, what)
   end
   if value:find("-----BEGIN", 1, true) then return value end
   local f, err = io.open(value, "rb")
-  if not f then return nil, "certificate." .. what .. ": cannot read " .. tostring(err) end
+  if not f then
+    -- io.open's message starts with the name given, which may be key material (a PFX or key pasted without
+    -- its PEM armour): keep only the reason
+    local why = tostring(err)
+    if why:sub(1, #value + 2) == value .. ": " then why = why:sub(#value + 3) end
+    return nil, "certificate." .. what .. ": not PEM text, and cannot read it as a file: " .. why
+  end
   local text = f:read("a")
   f:close()
   if not text or not text:find("-----BEGIN", 1, true) then

@@ -2,17 +2,18 @@
 --
 -- Intune rejects `eq` on this collection, so keyed lookups ask the service for `contains(...)` and then
 -- compare exactly here. When the service rejects the filter itself (as it did for values with hyphens),
--- the lookup falls back to a full scan with the same exact comparison. Paging follows `@odata.nextLink`
--- as given, drops the devices that the inclusive `$skiptoken` cursor repeats, and stops when a link
--- repeats or a page brings nothing new (the `$top=1` loop).
+-- the lookup falls back to a full scan with the same exact comparison (a raw `filter` is still sent).
+-- Paging follows `@odata.nextLink` as given, drops the devices that the inclusive `$skiptoken` cursor
+-- repeats, and stops when a link repeats or a page brings nothing new (the `$top=1` loop).
 -- @module autopilot.odata
 local errors = require "autopilot.errors"
 
 local M = {}
 
--- query key -> Graph property, and whether the comparison ignores case
+-- query key -> Graph property, whether the comparison ignores case, and whether it ignores surrounding white
+-- space (as the bulk plan does: a CSV cell is trimmed, so "SN1 " and "SN1" must be one serial, or ambiguous)
 local KEYS = {
-  serial = { property = "serialNumber", fold = false },
+  serial = { property = "serialNumber", fold = false, trim = true },
   group_tag = { property = "groupTag", fold = true },
   model = { property = "model", fold = true },
   user = { property = "userPrincipalName", fold = true },
@@ -65,17 +66,21 @@ end
 --- The collection URL of a plan.
 -- @tparam string base the collection URL without query
 -- @tparam table plan from `plan`
--- @tparam[opt] boolean unfiltered leave out the filter (the full-scan fallback)
+-- @tparam[opt] boolean unfiltered leave out the keyed clauses (the full-scan fallback); a raw `filter` stays,
+--   since it cannot be checked here
 -- @treturn string
 function M.url(base, plan, unfiltered)
   local params = {}
-  if plan.filter and not unfiltered then params[#params + 1] = "$filter=" .. M.urlencode(plan.filter) end
+  local filter = plan.filter
+  if unfiltered then filter = plan.query and plan.query.filter end
+  if filter then params[#params + 1] = "$filter=" .. M.urlencode(filter) end
   if plan.top then params[#params + 1] = "$top=" .. plan.top end
   if #params == 0 then return base end
   return base .. "?" .. table.concat(params, "&")
 end
 
---- Whether a device matches the keyed parts of a query exactly.
+--- Whether a device matches the keyed parts of a query exactly (serial numbers without regard to surrounding
+-- white space).
 -- @tparam table device
 -- @tparam table plan from `plan`
 -- @treturn boolean
@@ -85,6 +90,9 @@ function M.matches(device, plan)
     if want then
       local have = device[spec.property]
       if type(have) ~= "string" then return false end
+      if spec.trim then
+        have, want = have:match("^%s*(.-)%s*$"), want:match("^%s*(.-)%s*$")
+      end
       if spec.fold then
         if have:lower() ~= want:lower() then return false end
       elseif have ~= want then

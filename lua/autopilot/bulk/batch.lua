@@ -206,6 +206,8 @@ function Writer:abort()
 end
 
 function Writer:_requeue(e, now, ra, status)
+  -- after an abort nothing is sent again: an item put back now would end the run with no outcome
+  if self.aborted then return false end
   local wait = ra
   if not wait then
     local cap = math.min(M.BACKOFF_CAP, M.BACKOFF_BASE * 2 ^ (e.attempts - 1))

@@ -35,22 +35,29 @@ function M.read(path)
     if errno == 2 then return state end -- ENOENT: a first run
     return nil, errors.input("JournalUnreadable", "cannot read journal: " .. tostring(why))
   end
-  for line in f:lines() do
-    if line ~= "" then
-      local v = cjson.decode(line)
-      if type(v) ~= "table" then
-        state.torn = state.torn + 1 -- a line cut short by a kill; its device is simply not done
-      elseif type(v.run) == "table" then
-        state.runs = state.runs + 1
-      elseif type(v.id) == "string" and type(v.outcome) == "string" then
-        state.lines = state.lines + 1
-        local id = v.id:lower()
-        state.last[id] = v
-        if M.DONE[v.outcome] then state.done[id] = v end
+  -- f:lines() raises on a read error (a directory given as the journal): turn that into the error value
+  local ok, rerr = pcall(function()
+    for line in f:lines() do
+      if line ~= "" then
+        local v = cjson.decode(line)
+        if type(v) ~= "table" then
+          state.torn = state.torn + 1 -- a line cut short by a kill; its device is simply not done
+        elseif type(v.run) == "table" then
+          state.runs = state.runs + 1
+        elseif type(v.id) == "string" and type(v.outcome) == "string" then
+          state.lines = state.lines + 1
+          local id = v.id:lower()
+          state.last[id] = v
+          if M.DONE[v.outcome] then state.done[id] = v end
+        end
       end
     end
-  end
+  end)
   f:close()
+  if not ok then
+    local reason = tostring(rerr):gsub("^[^\n]-:%d+: ", "")
+    return nil, errors.input("JournalUnreadable", "cannot read journal: " .. reason)
+  end
   return state
 end
 
