@@ -338,8 +338,14 @@ function Client:device(id, opts)
   return M.device_value(d)
 end
 
--- GET a page URL and decode it (the fetch function of odata.pages).
+-- GET a page URL and decode it (the fetch function of odata.pages). A next link is followed only on this
+-- client's Graph URL: the bearer token must never go to a host or scheme the service named in a reply.
 local function fetch_page(self, url)
+  if url:sub(1, #self.graph_url + 1) ~= self.graph_url .. "/" then
+    return nil, errors.new { code = "InvalidResponse", kind = "http",
+      message = "the service's @odata.nextLink leaves " .. self.graph_url .. " (" .. ids.describe(url)
+        .. "): not followed" }
+  end
   local result, err = send(self, { method = "GET", url = url, idempotent = true })
   if not result then return nil, err end
   local page, derr = decode_body(result)

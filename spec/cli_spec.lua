@@ -121,7 +121,7 @@ describe("bin/autopilot", function()
       .. "NO-SUCH-SERIAL,,\r\n")
     local before = tenant.count(counters(), "unassignUserFromDevice")
     local out, _, status = cli("bulk --dry-run --report " .. q(dir .. "/report.csv") .. " " .. q(csv))
-    assert.equal(0, status, out)
+    assert.equal(1, status, out)   -- NO-SUCH-SERIAL was not found: not "all done"
     assert.matches("(dry run): 2 to unassign, 1 skipped, of 3 targets", out, 1, true)
     assert.equal(before, tenant.count(counters(), "unassignUserFromDevice"))
     local report = files.slurp(dir .. "/report.csv")
@@ -129,6 +129,13 @@ describe("bin/autopilot", function()
       assert.matches(x.id .. "," .. x.serialNumber .. ",would_unassign", report, 1, true)
     end
     assert.matches("unknown", report, 1, true)
+    -- the same CSV without the unknown serial plans cleanly: exit 0
+    files.write(csv, "Device Serial Number\n" .. picked[1].serialNumber .. "\n" .. picked[2].serialNumber .. "\n")
+    out, _, status = cli("bulk --dry-run " .. q(csv))
+    assert.equal(0, status, out)
+    assert.equal(before, tenant.count(counters(), "unassignUserFromDevice"))
+    _, _, status = cli("bulk --dry-run --concurrency 0 " .. q(csv))
+    assert.equal(2, status)
   end)
 
   -- regression: filters given with a CSV were ignored, so every row of the CSV was unassigned

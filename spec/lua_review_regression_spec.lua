@@ -75,6 +75,17 @@ describe("review regressions", function()
     assert.matches("Is a directory", err.message, 1, true)
     assert.equal(before, emu:state { devices = false, log = false }.requests)
   end)
+
+  -- A next link on another scheme or host would have received the bearer token.
+  it("does not follow an @odata.nextLink that leaves the client's Graph URL", function()
+    local hostile <close> = assert(emulator.start { app = "foreign_link_app" })
+    local c <close> = assert(require("autopilot").connect { access_token = "t0k3n", graph_url = hostile.url })
+    local list, err = c:list_devices()
+    assert.is_nil(list)
+    assert.equal("InvalidResponse", err.code)
+    assert.matches("nextLink leaves", err.message)
+    assert.equal(1, hostile:state().requests)   -- the first page only
+  end)
 end)
 
 -- A serial number that two devices share up to surrounding white space ("SN1" and "SN1 ") was ambiguous when
