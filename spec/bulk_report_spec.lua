@@ -141,6 +141,26 @@ describe("bulk progress", function()
     assert.matches("\n$", text)
   end)
 
+  it("writes plain lines when not on a terminal, without repeating the last one at the finish", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    local t = 100
+    local tr = progress.new { total = 2, mode = "lines", stream = f, now = function() return t end }
+    local st = { done = 2, succeeded = 2, failed = 0, skipped = 0, in_flight = 0, throttled = 0 }
+    tr:update(st)
+    tr:finish(st)
+    t, st.failed = 101, 1
+    tr:finish(st)
+    f:close()
+    local text = read(path)
+    os.remove(path)
+    local lines = {}
+    for l in text:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal(2, #lines)
+    assert.is_nil(text:find("\r", 1, true))
+    assert.not_equal(lines[1], lines[2])
+  end)
+
   it("maps the progress option to a display mode", function()
     assert.is_nil(progress.mode(false))
     assert.are.equal("bar", progress.mode("bar"))

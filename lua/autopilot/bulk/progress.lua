@@ -132,7 +132,11 @@ function Tracker:_draw(p, final)
     self.stream:write("\r", s, pad, final and "\n" or "")
     self.drawn = #s
   elseif self.mode == "lines" then
-    self.stream:write(M.line(p), "\n")
+    -- a log needs no second copy of the same line when the run ends right after a periodic one
+    local line = M.line(p)
+    if line == self.last_line then return end
+    self.last_line = line
+    self.stream:write(line, "\n")
   end
   self.stream:flush()
 end
