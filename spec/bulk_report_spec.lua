@@ -124,36 +124,40 @@ describe("bulk progress", function()
     assert.are.equal(51, #calls)
   end)
 
-  it("draws the bar with carriage returns and ends the line at the finish", function()
+  -- Runs a tracker in `mode` writing to a file; `steps(tr, clock)` drives it (clock.t is its time); returns
+  -- what was drawn.
+  local function drawn(mode, t0, steps)
     local path = os.tmpname()
     local f = assert(io.open(path, "w"))
-    local t = 0
-    local tr = progress.new { total = 2, mode = "bar", stream = f, now = function() return t end }
-    local st = { done = 1, succeeded = 1, failed = 0, skipped = 0, in_flight = 1, throttled = 0 }
-    tr:update(st)
-    t, st.done = 1, 2
-    tr:finish(st)
+    local clock = { t = t0 }
+    local tr = progress.new { total = 2, mode = mode, stream = f, now = function() return clock.t end }
+    steps(tr, clock)
     f:close()
     local text = read(path)
     os.remove(path)
+    return text
+  end
+
+  it("draws the bar with carriage returns and ends the line at the finish", function()
+    local text = drawn("bar", 0, function(tr, clock)
+      local st = { done = 1, succeeded = 1, failed = 0, skipped = 0, in_flight = 1, throttled = 0 }
+      tr:update(st)
+      clock.t, st.done = 1, 2
+      tr:finish(st)
+    end)
     assert.matches("^\r%[", text)
     assert.matches("\r%[#+%] 2/2 100%%", text)
     assert.matches("\n$", text)
   end)
 
   it("writes plain lines when not on a terminal, without repeating the last one at the finish", function()
-    local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    local t = 100
-    local tr = progress.new { total = 2, mode = "lines", stream = f, now = function() return t end }
-    local st = { done = 2, succeeded = 2, failed = 0, skipped = 0, in_flight = 0, throttled = 0 }
-    tr:update(st)
-    tr:finish(st)
-    t, st.failed = 101, 1
-    tr:finish(st)
-    f:close()
-    local text = read(path)
-    os.remove(path)
+    local text = drawn("lines", 100, function(tr, clock)
+      local st = { done = 2, succeeded = 2, failed = 0, skipped = 0, in_flight = 0, throttled = 0 }
+      tr:update(st)
+      tr:finish(st)
+      clock.t, st.failed = 101, 1
+      tr:finish(st)
+    end)
     local lines = {}
     for l in text:gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.equal(2, #lines)
