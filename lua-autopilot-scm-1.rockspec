@@ -64,6 +64,7 @@ build = {
     ["autopilot.credentials"] = "lua/autopilot/credentials.lua",
     ["autopilot.errors"] = "lua/autopilot/errors.lua",
     ["autopilot.ids"] = "lua/autopilot/ids.lua",
+    ["autopilot.json"] = "lua/autopilot/json.lua",
     ["autopilot.odata"] = "lua/autopilot/odata.lua",
     ["autopilot.token_cache"] = "lua/autopilot/token_cache.lua",
   },

@@ -15,7 +15,7 @@ local ids = require "autopilot.ids"
 local clouds = require "autopilot.clouds"
 local odata = require "autopilot.odata"
 local credentials = require "autopilot.credentials"
-local json = require("cjson.safe").new()
+local json = require "autopilot.json"
 
 local M = {
   _VERSION = "lua-autopilot " .. core._VERSION,

@@ -15,7 +15,7 @@
 -- `tostring(err)` is one readable line. Errors never carry a token or a secret: bodies from the service are
 -- the only text they quote, and those never echo credentials.
 -- @module autopilot.errors
-local cjson = require("cjson.safe").new()
+local json = require "autopilot.json"
 
 local M = {}
 
@@ -96,7 +96,7 @@ local OAUTH_HINTS = {
 
 local function decode_object(body)
   if type(body) ~= "string" or body == "" then return nil end
-  local v = cjson.decode(body)
+  local v = json.decode(body)
   if type(v) == "table" then return v end
   return nil
 end

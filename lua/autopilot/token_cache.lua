@@ -9,7 +9,7 @@
 -- refused with a message that says what to do; it is never silently overwritten.
 -- @module autopilot.token_cache
 local core = require "autopilot.core"
-local cjson = require("cjson.safe").new()
+local json = require "autopilot.json"
 
 local M = {}
 
@@ -36,7 +36,7 @@ local function load(path)
   local text, err = core.token_cache_read(path)
   if text == nil then return nil, err end
   if text == false then return {} end
-  local doc = cjson.decode(text)
+  local doc = json.decode(text)
   if type(doc) ~= "table" or doc.kind ~= KIND or type(doc.entries) ~= "table" then
     return nil, "token cache " .. path .. " is corrupted or not a lua-autopilot token cache: "
       .. "delete it to sign in again"
@@ -87,7 +87,7 @@ function Cache:store(key, refresh_token)
     return nil, err
   end
   entries[key] = refresh_token and { refresh_token = refresh_token, updated = os.time() } or nil
-  local text = assert(cjson.encode({ version = 1, kind = KIND, entries = entries })) -- {} stays an object
+  local text = assert(json.encode({ version = 1, kind = KIND, entries = entries })) -- {} stays an object
   local ok, werr = core.token_cache_write(self.path, text)
   if not ok then
     self.error = werr
@@ -120,7 +120,7 @@ function Cache:refused(key, tried)
   end
   if e then
     entries[key] = nil
-    local ok, werr = core.token_cache_write(self.path, assert(cjson.encode({ version = 1, kind = KIND,
+    local ok, werr = core.token_cache_write(self.path, assert(json.encode({ version = 1, kind = KIND,
       entries = entries })))
     if not ok then
       self.error = werr

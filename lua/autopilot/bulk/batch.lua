@@ -12,7 +12,7 @@
 -- throttled items per window rather than hundreds. Items still failing after `MAX_ATTEMPTS` sends are `failed`.
 -- @module autopilot.bulk.batch
 local errors = require "autopilot.errors"
-local json = require("cjson.safe").new()
+local json = require "autopilot.json"
 
 local M = {}
 

@@ -12,7 +12,7 @@
 -- with the same journal skips it as `done_before` and sends nothing for it.
 -- The journal holds ids, serial numbers, statuses and request ids: never a token, a secret or a header.
 -- @module autopilot.bulk.journal
-local cjson = require("cjson.safe").new()
+local json = require "autopilot.json"
 local errors = require "autopilot.errors"
 
 local M = {}
@@ -39,7 +39,7 @@ function M.read(path)
   local ok, rerr = pcall(function()
     for line in f:lines() do
       if line ~= "" then
-        local v = cjson.decode(line)
+        local v = json.decode(line)
         if type(v) ~= "table" then
           state.torn = state.torn + 1 -- a line cut short by a kill; its device is simply not done
         elseif type(v.run) == "table" then
@@ -96,7 +96,7 @@ function M.open(path, params)
 end
 
 function Journal:_line(t)
-  local text = cjson.encode(t)
+  local text = json.encode(t)
   local f = self.file
   local ok, why = f:write(text, "\n")
   if ok then ok, why = f:flush() end

@@ -18,7 +18,7 @@
 -- A device whose lookup itself failed (after the core's retries) is `failed`, with no write sent.
 -- @module autopilot.bulk.plan
 local errors = require "autopilot.errors"
-local json = require("cjson.safe").new()
+local json = require "autopilot.json"
 
 local M = {}
 

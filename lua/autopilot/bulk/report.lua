@@ -15,7 +15,7 @@
 --
 -- `succeeded` counts `unassigned`, `failed` counts `failed` and `not_attempted`, `skipped` counts the rest.
 -- @module autopilot.bulk.report
-local cjson = require("cjson.safe").new()
+local json = require "autopilot.json"
 local errors = require "autopilot.errors"
 
 local M = {}
@@ -166,7 +166,7 @@ function Report:write_jsonl(path)
       local t = {}
       for _, col in ipairs(M.COLUMNS) do t[col] = e[col] end
       t.ids = e.ids
-      assert(f:write(assert(cjson.encode(t)), "\n"))
+      assert(f:write(assert(json.encode(t)), "\n"))
     end
   end)
 end

@@ -5,7 +5,7 @@
 -- the writes go on, in a few slots of their own, so verification costs little time beyond the last write.
 -- @module autopilot.bulk.verify
 local errors = require "autopilot.errors"
-local json = require("cjson.safe").new()
+local json = require "autopilot.json"
 
 local M = {}
 
