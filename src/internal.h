@@ -198,6 +198,7 @@ int ap_is_write(const ap_xfer *x);
 double ap_budget_at(const ap_session *s, double now); /* earliest start time for a write */
 void ap_budget_record(ap_session *s, double now);
 void ap_pause(ap_session *s, double now, double until);
+void ap_push_pacing(lua_State *L, const ap_session *s, double now); /* into the table on top */
 
 /* auth.c */
 int ap_auth_parse(lua_State *L, ap_session *s, int idx, int ud); /* ud: the session userdata's index */

@@ -44,3 +44,24 @@ void ap_pause(ap_session *s, double now, double until)
         s->stats.paused_seconds += until - from;
     s->paused_until = until;
 }
+
+/* What the write budget holds back right now, for progress displays: writes queued, and the seconds until
+ * the next one may start (0: now), whether the budget or a pause after a 429 holds it. */
+void ap_push_pacing(lua_State *L, const ap_session *s, double now)
+{
+    lua_Integer queued = 0;
+    for (const ap_xfer *x = s->queued.head; x; x = x->next)
+        if (ap_is_write(x))
+            queued++;
+    double at = ap_budget_at(s, now);
+    if (s->paused_until > at)
+        at = s->paused_until;
+    lua_pushinteger(L, queued);
+    lua_setfield(L, -2, "queued_writes");
+    lua_pushnumber(L, queued > 0 && at > now ? at - now : 0);
+    lua_setfield(L, -2, "write_wait");
+    if (s->limit_writes > 0) {
+        lua_pushnumber(L, s->limit_writes / s->limit_seconds);
+        lua_setfield(L, -2, "write_rate");
+    }
+}

@@ -369,6 +369,7 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "tokens_fetched");
     lua_pushinteger(L, s->stats.connections);
     lua_setfield(L, -2, "connections");
+    ap_push_pacing(L, s, ap_now());
     return 1;
 }
 
