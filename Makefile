@@ -16,7 +16,9 @@ CORE_LIBS  := $(shell $(PKG_CONFIG) --libs libcurl libcrypto)
 EMU_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd libcrypto zlib) -lpthread
 
 CORE_SRC = $(wildcard src/*.c)
-EMU_SRC  = $(wildcard src/emulator/*.c)
+# the emulator host shares the core's option reader, clock, buffer and base64url (one of each in the tree)
+SHARED_SRC = src/options.c src/clock.c src/buf.c src/base64url.c
+EMU_SRC  = $(wildcard src/emulator/*.c) $(SHARED_SRC)
 CORE_SO  = $(BUILD)/autopilot/core.so
 EMU_SO   = $(BUILD)/autopilot/emulator/host.so
 
@@ -27,9 +29,9 @@ $(CORE_SO): $(CORE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(LUA_CFLAGS) $(CURL_FLAGS) -shared -o $@ $(CORE_SRC) $(CORE_LIBS) $(LDFLAGS)
 
-$(EMU_SO): $(EMU_SRC) $(wildcard src/emulator/*.h)
+$(EMU_SO): $(EMU_SRC) $(wildcard src/emulator/*.h) $(SHARED_SRC:.c=.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(LUA_CFLAGS) $(MHD_FLAGS) -shared -o $@ $(EMU_SRC) $(EMU_LIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS_ALL) $(LUA_CFLAGS) $(MHD_FLAGS) -shared -o $@ $(EMU_SRC) $(EMU_LIBS) $(LDFLAGS)
 
 # The README's test command is scripts/test.sh; these targets are what it calls.
 test: build

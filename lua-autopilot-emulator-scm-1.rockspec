@@ -27,8 +27,11 @@ build = {
   type = "builtin",
   modules = {
     ["autopilot.emulator.host"] = {
-      sources = { "src/emulator/crypto.c", "src/emulator/host.c", "src/emulator/reply.c", "src/emulator/server.c", "src/emulator/state.c", "src/emulator/timers.c" },
-      incdirs = { "$(MICROHTTPD_INCDIR)", "$(OPENSSL_INCDIR)", "$(ZLIB_INCDIR)" },
+      sources = { "src/emulator/crypto.c", "src/emulator/host.c", "src/emulator/reply.c", "src/emulator/server.c",
+                  "src/emulator/state.c", "src/emulator/timers.c",
+                  -- shared with autopilot.core: one option reader, clock, buffer and base64url in the tree
+                  "src/options.c", "src/clock.c", "src/buf.c", "src/base64url.c" },
+      incdirs = { "src", "$(MICROHTTPD_INCDIR)", "$(OPENSSL_INCDIR)", "$(ZLIB_INCDIR)" },
       libdirs = { "$(MICROHTTPD_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(ZLIB_LIBDIR)" },
       libraries = { "microhttpd", "crypto", "z", "pthread" },
       defines = { "_GNU_SOURCE" },

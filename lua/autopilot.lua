@@ -135,7 +135,7 @@ function M.connect(opts)
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify or false,
     max_retries = opts.max_retries, max_retry_wait = opts.max_retry_wait,
     concurrency = opts.concurrency, limit = limit or nil,
-    auth = auth, decode = json.decode,
+    auth = auth,
   }
   return setmetatable({
     _session = session, graph_url = graph_url, login_url = login_url, api_version = api_version,
@@ -460,7 +460,8 @@ end
 function Client:token_info()
   ensure_open(self)
   local raw = self._session:token_info()
-  local c = raw.claims or {}
+  local c = raw.claims and json.decode(raw.claims)
+  if type(c) ~= "table" then c = {} end
   local info = {
     flow = raw.flow, cloud = self.cloud, tenant = c.tid or self.tenant, client_id = c.appid or c.azp or self.client_id,
     app = c.app_displayname, user = c.upn or c.preferred_username or c.unique_name,

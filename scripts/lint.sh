@@ -1,5 +1,6 @@
 #!/bin/sh
-# Lint: luacheck on all Lua, the rockspecs through luarocks lint, and a strict-warnings C build with -Werror.
+# Lint: luacheck on all Lua, the rockspecs through luarocks lint, a strict-warnings C build with -Werror,
+# clang-format over every C file, and no circle of calls among the C files of each module.
 set -u
 cd "$(dirname "$0")/.."
 rc=0
@@ -9,5 +10,11 @@ for r in *.rockspec; do
 done
 make -s BUILD=build-lint CFLAGS=-Werror build >/dev/null || { echo "C build with -Werror failed"; rc=1; }
 rm -rf build-lint
+for f in src/*.[ch] src/emulator/*.[ch]; do
+  clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || { echo "clang-format: $f is not formatted (clang-format -i $f)"; rc=1; }
+done
+for d in src src/emulator; do
+  lua5.4 scripts/c_graph.lua "$d" >/dev/null || { echo "circle of calls among the C files of $d: lua5.4 scripts/c_graph.lua $d"; rc=1; }
+done
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

@@ -212,13 +212,13 @@ describe("client assertions", function()
     it("raises on programmer errors", function()
       local bad = {
         { { foo = 1 }, "unknown option 'foo'" },
-        { { cert = false }, "'cert' is required" },
-        { { lifetime = 601 }, "lifetime must be 1..600" },
-        { { lifetime = 0 }, "lifetime must be 1..600" },
+        { { cert = false }, "option 'cert' must be a string (got nil)" },
+        { { lifetime = 601 }, "option 'lifetime' must be between 1 and 600" },
+        { { lifetime = 0 }, "option 'lifetime' must be between 1 and 600" },
         { { lifetime = 1.5 }, "'lifetime' must be an integer" },
         { { now = "soon" }, "'now' must be an integer" },
-        { { alg = "HS256" }, "alg must be \"PS256\" or \"RS256\"" },
-        { { client_id = "" }, "client_id must not be empty" },
+        { { alg = "HS256" }, "option 'alg' must be \"PS256\" or \"RS256\"" },
+        { { client_id = "" }, "option 'client_id' must not be empty" },
         { { passphrase = 42 }, "'passphrase' must be a string" },
       }
       for _, b in ipairs(bad) do

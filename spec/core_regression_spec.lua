@@ -2,7 +2,6 @@
 -- (the echo app of spec/support/echo_app.lua, whose request headers steer its replies).
 local core = require "autopilot.core"
 local emulator = require "autopilot.emulator"
-local json = require("cjson.safe").new()
 
 local function start_echo()
   local emu, err = emulator.start{ app = "echo_app" }
@@ -17,7 +16,7 @@ describe("autopilot.core regressions", function()
   lazy_teardown(function() if emu then emu:stop() end end)
 
   it("a 429 with a huge Retry-After pauses the session no longer than max_retry_wait", function()
-    local s = core.session{ decode = json.decode, max_retry_wait = 1, max_retries = 3 }
+    local s = core.session{ max_retry_wait = 1, max_retries = 3 }
     local r = s:request{ url = emu.url .. "/throttled",
                          headers = { ["x-reply-status"] = "429", ["x-reply-header"] = "Retry-After: 999999999" } }
     assert.equal(429, r.status)
@@ -38,7 +37,7 @@ describe("autopilot.core regressions", function()
   -- the secret still reaches the endpoint intact and the 200 reply without a token is never passed on.
   it("a long client secret reaches the token endpoint intact through the wiping buffer growth", function()
     local secret = string.rep("s3cr3t~+/=", 400) -- 4000 bytes, many of them percent-encoded
-    local s = core.session{ decode = json.decode, max_retries = 0,
+    local s = core.session{ max_retries = 0,
                             auth = { kind = "client_secret", token_url = emu.url .. "/token", client_id = "echo",
                                      client_secret = secret } }
     local r = s:request{ url = emu.url .. "/graph" }
@@ -56,10 +55,9 @@ describe("autopilot.core regressions", function()
 
   it("token_info's expires_at stays right when the token endpoint grants a huge lifetime", function()
     local tenant_emu = assert(emulator.start{ devices = 2, seed = 3, token_lifetime = 1e30 })
-    local s = core.session{ decode = json.decode,
-                            auth = { kind = "client_secret", client_id = tenant_emu.client_id,
-                                     client_secret = tenant_emu.client_secret,
-                                     token_url = tenant_emu.url .. "/" .. tenant_emu.tenant .. "/oauth2/v2.0/token" } }
+    local s = core.session{ auth = { kind = "client_secret", client_id = tenant_emu.client_id,
+                            client_secret = tenant_emu.client_secret,
+                            token_url = tenant_emu.url .. "/" .. tenant_emu.tenant .. "/oauth2/v2.0/token" } }
     local r = s:request{ url = tenant_emu.url .. "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities" }
     tenant_emu:stop()
     assert.equal(200, r.status)

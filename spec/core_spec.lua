@@ -27,7 +27,7 @@ end
 
 -- A session on the emulator's default app; `opts` adds or overrides options.
 local function session(emu, opts)
-  local o = { auth = secret_auth(emu), decode = json.decode, backoff_base = 0.05, backoff_cap = 0.2 }
+  local o = { auth = secret_auth(emu), backoff_base = 0.05, backoff_cap = 0.2 }
   for k, v in pairs(opts or {}) do o[k] = v end
   return core.session(o)
 end
@@ -384,7 +384,7 @@ describe("autopilot.core", function()
     end)
 
     it("returns a 401 for a caller's own token without refreshing", function()
-      s = core.session{ auth = { kind = "token", access_token = "not.a.token" }, decode = json.decode }
+      s = core.session{ auth = { kind = "token", access_token = "not.a.token" } }
       local r = s:request{ url = emu.url .. PATH }
       assert.equal(401, r.status)
       assert.equal(1, r.attempts)
@@ -605,7 +605,7 @@ describe("autopilot.core", function()
                        "option 'insecure_skip_tls_verify' must be a boolean (got string)")
       assert.has_error(function() core.session{ limit = { writes = 1, second = 2 } } end,
                        "limit: unknown option 'second'")
-      assert.has_error(function() core.session{ decode = 1 } end, "option 'decode' must be a function (got number)")
+      assert.has_error(function() core.session{ decode = 1 } end, "session: unknown option 'decode'")
       assert.has_error(function() core.session{ auth = { kind = "password" } } end)
       assert.has_error(function() core.session{ auth = { kind = "token" } } end,
                        "auth.access_token must be a string (got nil)")

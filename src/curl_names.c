@@ -3,7 +3,7 @@
  * transport failures are transient enough to retry for an idempotent request. One table, so the
  * version guards live in one place.
  */
-#include "internal.h"
+#include "curl_names.h"
 
 #define E(name, transient)                                                                                   \
     {                                                                                                        \

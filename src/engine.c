@@ -1,16 +1,12 @@
 /*
- * lua-autopilot: the multi engine. Starts queued transfers up to the concurrency cap while honouring
- * the write budget, the pause after a 429, each retry's earliest start and the token's availability;
- * drives libcurl's multi interface; decides retries when transfers end; and sleeps only inside
- * curl_multi_poll, for exactly as long as nothing can happen. Called from poll/request (session.c)
- * with the session userdata at stack index 1, so token replies and error bodies can be decoded
- * between multi iterations (never inside a curl callback).
+ * lua-autopilot: the multi engine (engine.h).
  */
-#include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "engine.h"
+#include "json.h"
 
 static void finish(ap_session *s, ap_xfer *x)
 {
@@ -18,20 +14,27 @@ static void finish(ap_session *s, ap_xfer *x)
     ap_list_push(&s->done, x);
 }
 
-/* Starts one attempt. A transfer whose easy handle cannot even be set up ends at once with that
- * curl error (a malformed URL, say): it was never sent. */
-static void start(ap_session *s, ap_xfer *x, double now)
+static int needs_token(const ap_session *s, const ap_xfer *x)
 {
-    CURLcode rc = (CURLcode)ap_xfer_setup(s, x);
+    return ap_auth_needs_token(&s->auth) && !(x->user_has & AP_H_AUTH);
+}
+
+/* Starts one attempt: 0, or the curl error that kept it from starting (a malformed URL, say: nothing was
+ * sent). */
+static CURLcode start(ap_session *s, ap_xfer *x, double now)
+{
+    const char *bearer = NULL;
+    if (x->kind == AP_XK_GRAPH && needs_token(s, x)) {
+        bearer = s->auth.token.value;
+        x->token_gen = s->auth.token.gen;
+    }
+    CURLcode rc = (CURLcode)ap_xfer_setup(&s->transport, x, bearer);
     if (rc == CURLE_OK && curl_multi_add_handle(s->multi, x->easy) != CURLM_OK)
         rc = CURLE_FAILED_INIT;
     if (rc != CURLE_OK) {
         x->code = rc;
         ap_xfer_end_attempt(x);
-        if (x->kind == AP_XK_TOKEN)
-            return; /* the caller ends it */
-        finish(s, x);
-        return;
+        return rc;
     }
     x->state = AP_XS_RUNNING;
     x->attempts++;
@@ -39,142 +42,148 @@ static void start(ap_session *s, ap_xfer *x, double now)
         ap_list_push(&s->running, x);
         s->stats.requests++;
         if (ap_is_write(x))
-            ap_budget_record(s, now);
+            ap_pacing_record_write(&s->pacing, now);
     }
+    return CURLE_OK;
 }
 
-static void token_done(lua_State *L, ap_session *s, ap_xfer *t, double now);
+/* ---- acting on the auth flows ----------------------------------------------------------------------- */
 
-static void start_token(lua_State *L, ap_session *s, ap_xfer *t, double now)
+void ap_engine_auth_outcome(ap_session *s, ap_flow_outcome o, double now)
 {
-    start(s, t, now);
-    if (t->state != AP_XS_RUNNING)
-        token_done(L, s, t, now); /* could not even start */
-}
-
-/* Starts what may start now; returns the earliest time something blocked by time could start. */
-static double start_ready(lua_State *L, ap_session *s, double now, int *started)
-{
-    double next = HUGE_VAL;
-    int fetch_tried = 0;
-    ap_xfer *t = s->auth.fetch;
-    if (t && t->state == AP_XS_QUEUED) {
-        if (t->not_before <= now) {
-            start_token(L, s, t, now);
-            (*started)++;
-        } else {
-            next = t->not_before;
+    (void)now;
+    if (o == AP_FLOW_TOKEN) {
+        for (ap_xfer *x = s->queued.head; x; x = x->next)
+            x->awaiting_token = 0;
+    } else if (o == AP_FLOW_FAILED) {
+        /* every transfer waiting for the token ends with the token endpoint's answer: nothing is sent */
+        ap_xfer *next;
+        for (ap_xfer *x = s->queued.head; x; x = next) {
+            next = x->next;
+            if (!x->awaiting_token)
+                continue;
+            x->awaiting_token = 0;
+            x->auth_failed = 1;
+            ap_auth_failure_copy(&x->auth_failure, &s->auth.failure);
+            ap_list_remove(&s->queued, x);
+            finish(s, x);
         }
     }
+}
+
+/* A token request ended: retried like any request (but it never pauses Graph traffic), else its flow
+ * says what comes next. */
+static void token_done(ap_session *s, ap_xfer *t, double now)
+{
+    if (ap_should_retry(t) &&
+        ap_schedule_retry(&s->retry, t, now, ap_retry_wait(&s->retry, t, ap_retry_after_of(t))))
+        return; /* stays in auth.fetch, queued */
+    ap_flow_outcome o = ap_auth_reply(&s->auth, t, now);
+    ap_xfer_free(t);
+    ap_engine_auth_outcome(s, o, now);
+}
+
+static void start_token(ap_session *s, double now, int *started)
+{
+    ap_xfer *t = s->auth.fetch;
+    (*started)++;
+    if (start(s, t, now) != CURLE_OK)
+        token_done(s, t, now); /* could not even start */
+}
+
+/* ---- starting what may start ------------------------------------------------------------------------ */
+
+static double earlier(double a, double b)
+{
+    return a < b ? a : b;
+}
+
+/* Starts what may start now (counted in *started); returns the earliest time something held back by time
+ * could start. */
+static double start_ready(ap_session *s, double now, int *started)
+{
+    ap_auth *a = &s->auth;
+    double next = HUGE_VAL;
+    if (a->fetch && a->fetch->state == AP_XS_QUEUED) {
+        if (a->fetch->not_before <= now)
+            start_token(s, now, started);
+        else
+            next = a->fetch->not_before;
+    }
+    int begun = 0; /* one new sign-in per pass: if it fails at once, the next pass tries again */
     ap_xfer *x, *after;
     for (x = s->queued.head; x; x = after) {
         after = x->next;
         if (s->running.count >= s->concurrency)
             break;
         if (x->not_before > now) {
-            if (x->not_before < next)
-                next = x->not_before;
+            next = earlier(next, x->not_before);
             continue;
         }
-        if (s->paused_until > now) { /* throttled: no new transfer at all until the pause ends */
-            if (s->paused_until < next)
-                next = s->paused_until;
+        if (ap_pacing_paused(&s->pacing, now)) { /* throttled: no new transfer at all until the pause ends */
+            next = earlier(next, s->pacing.paused_until);
             break;
         }
         if (ap_is_write(x)) {
-            double at = ap_budget_at(s, now);
+            double at = ap_pacing_write_at(&s->pacing, now);
             if (at > now) {
-                if (at < next)
-                    next = at;
+                next = earlier(next, at);
                 continue; /* reads may still go */
             }
         }
-        if (ap_auth_needs_token(s) && !(x->user_has & AP_H_AUTH)) {
-            int usable = ap_auth_usable(s, now);
-            if (!usable)
+        if (needs_token(s, x)) {
+            if (!ap_token_usable(&a->token, now))
                 x->awaiting_token = 1;
-            if (!ap_auth_fresh(s, now) && !s->auth.fetch) {
-                if (fetch_tried) { /* one fetch per pass; it failed at once: try again next pass */
-                    if (!usable) {
+            if (!ap_token_fresh(&a->token, now) && !a->fetch && a->question == AP_ASK_NONE) {
+                if (begun) {
+                    if (!ap_token_usable(&a->token, now))
                         next = now;
-                        continue;
-                    }
                 } else {
-                    fetch_tried = 1;
-                    ap_xfer *f = ap_auth_request(s);
-                    if (!f) { /* out of memory: fail this one rather than let it wait forever */
-                        x->auth_failed = 1;
-                        x->auth_code = CURLE_OUT_OF_MEMORY;
-                        ap_list_remove(&s->queued, x);
-                        finish(s, x);
-                        (*started)++;
-                        continue;
-                    }
-                    s->auth.fetch = f;
-                    f->state = AP_XS_QUEUED;
-                    start_token(L, s, f, now);
-                    (*started)++;
-                    if (x->state != AP_XS_QUEUED) { /* failed at once, ending x and others: rescan */
+                    begun = 1;
+                    if (ap_auth_begin(a))
+                        start_token(s, now, started);
+                    else
+                        ap_engine_auth_outcome(s, AP_FLOW_FAILED, now);
+                    if (x->state != AP_XS_QUEUED) { /* the sign-in failed at once, ending x and others */
                         after = s->queued.head;
                         continue;
                     }
-                    after = x->next; /* a failed fetch may have ended the one after x */
+                    after = x->next; /* a failed sign-in may have ended the one after x */
                 }
             }
-            if (!ap_auth_usable(s, now))
-                continue; /* waits for the fetch in progress */
+            if (!ap_token_usable(&a->token, now))
+                continue; /* waits for the sign-in in progress */
         }
         x->awaiting_token = 0;
         ap_list_remove(&s->queued, x);
-        start(s, x, now);
         (*started)++;
+        if (start(s, x, now) != CURLE_OK)
+            finish(s, x);
     }
     return next;
 }
 
-static double retry_after_of(const ap_xfer *x)
+/* ---- transfers that ended --------------------------------------------------------------------------- */
+
+/* A 401 whose body says the token is no good (Graph: error.code InvalidAuthenticationToken). */
+static int token_refused(const ap_xfer *x)
 {
-    const char *v;
-    size_t n;
-    if (x->code != CURLE_OK || !ap_header_find(&x->resp_headers, "retry-after", &v, &n))
-        return -1;
-    return ap_parse_retry_after(v, n, &x->resp_headers);
+    ap_json root, e, code;
+    return x->code == CURLE_OK && x->status == 401 &&
+           ap_json_parse(x->resp_body.data, x->resp_body.len, &root) == 0 &&
+           ap_json_member(root, "error", &e) && ap_json_member(e, "code", &code) &&
+           ap_json_equals(code, "InvalidAuthenticationToken");
 }
 
-/* Schedules another attempt after `wait` seconds if the caps allow it. */
-static int schedule_retry(ap_session *s, ap_xfer *x, double now, double wait)
-{
-    if (x->retries >= s->max_retries || x->waited + wait > s->max_retry_wait + 1e-9)
-        return 0;
-    x->retries++;
-    x->waited += wait;
-    x->not_before = now + wait;
-    x->state = AP_XS_QUEUED;
-    return 1;
-}
-
-static void token_done(lua_State *L, ap_session *s, ap_xfer *t, double now)
-{
-    double ra = retry_after_of(t);
-    if (ap_should_retry(t)) {
-        double wait = ap_ceil_ms(ra >= 0 ? ra : ap_backoff(s, t->retries));
-        if (schedule_retry(s, t, now, wait))
-            return; /* stays in s->auth.fetch */
-    }
-    ap_auth_on_done(L, s, t, now);
-}
-
-static void graph_done(lua_State *L, ap_session *s, ap_xfer *x, double now)
+static void graph_done(ap_session *s, ap_xfer *x, double now)
 {
     ap_list_remove(&s->running, x);
-    double ra = retry_after_of(x);
+    double ra = ap_retry_after_of(x);
     if (ra >= 0)
         x->retry_after = ra;
-    int throttled = x->code == CURLE_OK && x->status == 429;
-    if (x->code == CURLE_OK && x->status == 401 && ap_auth_acquired(s) &&
-        !x->auth_retried && !(x->user_has & AP_H_AUTH) && ap_auth_is_token_error(L, x)) {
+    if (ap_auth_acquired(&s->auth) && !x->auth_retried && !(x->user_has & AP_H_AUTH) && token_refused(x)) {
         /* the service no longer accepts our token: drop it, get another, try once more */
-        ap_auth_invalidate(s, x->token_gen);
+        ap_token_drop(&s->auth.token, x->token_gen);
         x->auth_retried = 1;
         x->state = AP_XS_QUEUED;
         x->not_before = now;
@@ -182,15 +191,14 @@ static void graph_done(lua_State *L, ap_session *s, ap_xfer *x, double now)
         ap_list_push_front(&s->queued, x);
         return;
     }
-    double wait = 0;
-    if (throttled || ap_should_retry(x))
-        wait = ap_ceil_ms(ra >= 0 ? ra : ap_backoff(s, x->retries));
+    int throttled = x->code == CURLE_OK && x->status == 429, retry = ap_should_retry(x);
+    double wait = throttled || retry ? ap_retry_wait(&s->retry, x, ra) : 0;
     if (throttled) {
         s->stats.throttled++;
         /* a huge (or infinite) Retry-After must not stall the session beyond what the caller waits */
-        ap_pause(s, now, now + (wait < s->max_retry_wait ? wait : s->max_retry_wait));
+        ap_pacing_pause(&s->pacing, now, now + earlier(wait, s->retry.max_retry_wait));
     }
-    if (ap_should_retry(x) && schedule_retry(s, x, now, wait)) {
+    if (retry && ap_schedule_retry(&s->retry, x, now, wait)) {
         s->stats.retries++;
         ap_list_push_front(&s->queued, x);
         return;
@@ -198,7 +206,7 @@ static void graph_done(lua_State *L, ap_session *s, ap_xfer *x, double now)
     finish(s, x);
 }
 
-static int process_messages(lua_State *L, ap_session *s)
+static int process_messages(ap_session *s)
 {
     int n = 0, left;
     CURLMsg *m;
@@ -220,50 +228,68 @@ static int process_messages(lua_State *L, ap_session *s)
         ap_xfer_end_attempt(x);
         double now = ap_now();
         if (x->kind == AP_XK_TOKEN)
-            token_done(L, s, x, now);
+            token_done(s, x, now);
         else
-            graph_done(L, s, x, now);
+            graph_done(s, x, now);
         n++;
     }
     return n;
 }
 
-static int is_done(const ap_session *s, lua_Integer id)
+/* ---- the engine's interface ------------------------------------------------------------------------- */
+
+void ap_engine_queue(ap_session *s, ap_xfer *x)
 {
-    for (const ap_xfer *x = s->done.head; x; x = x->next)
-        if (x->id == id)
-            return 1;
-    return 0;
+    x->state = AP_XS_QUEUED;
+    ap_list_push(&s->queued, x);
 }
 
-void ap_engine_run(lua_State *L, ap_session *s, double deadline, lua_Integer stop_id)
+int ap_engine_step(ap_session *s, double *next)
 {
-    for (;;) {
-        int running;
-        curl_multi_perform(s->multi, &running);
-        process_messages(L, s);
-        int started = 0;
-        double next = start_ready(L, s, ap_now(), &started);
-        int ended = 0;
-        if (started) { /* send the new requests now, not after the next wait */
-            curl_multi_perform(s->multi, &running);
-            ended = process_messages(L, s);
-        }
-        if (stop_id ? is_done(s, stop_id) : s->done.count > 0)
-            return;
-        if (s->queued.count + s->running.count == 0)
-            return; /* nothing left that could end */
-        if (ended)
-            continue; /* a slot or the token may have freed up */
-        double now = ap_now();
-        if (now >= deadline)
-            return;
-        double until = next < deadline ? next : deadline;
-        double ms = ceil((until - now) * 1000.0);
-        if (ms > 86400000.0)
-            ms = 86400000.0;
-        curl_multi_poll(s->multi, NULL, 0, (int)ms, NULL);
+    int running;
+    curl_multi_perform(s->multi, &running);
+    int ended = process_messages(s), started = 0, done_before = s->done.count;
+    *next = start_ready(s, ap_now(), &started);
+    ended += s->done.count - done_before; /* failed at once: a transfer that could not start, a sign-in */
+    if (started) {
+        curl_multi_perform(s->multi, &running); /* send the new requests now, not after the next wait */
+        ended += process_messages(s);
     }
+    return ended;
+}
+
+void ap_engine_wait(ap_session *s, double until)
+{
+    double ms = ceil((until - ap_now()) * 1000.0);
+    if (!(ms > 0))
+        ms = 0;
+    if (ms > 86400000.0)
+        ms = 86400000.0;
+    curl_multi_poll(s->multi, NULL, 0, (int)ms, NULL);
+}
+
+int ap_engine_active(const ap_session *s)
+{
+    return s->queued.count + s->running.count;
+}
+
+int ap_engine_queued_writes(const ap_session *s)
+{
+    int n = 0;
+    for (const ap_xfer *x = s->queued.head; x; x = x->next)
+        n += ap_is_write(x);
+    return n;
+}
+
+ap_xfer *ap_engine_take(ap_session *s, lua_Integer id)
+{
+    for (ap_xfer *x = s->done.head; x; x = x->next) {
+        if (id == 0 || x->id == id) {
+            ap_list_remove(&s->done, x);
+            return x;
+        }
+    }
+    return NULL;
 }
 
 static void free_list(ap_session *s, ap_list *l)
@@ -292,7 +318,4 @@ void ap_engine_close(ap_session *s)
     if (s->multi)
         curl_multi_cleanup(s->multi);
     s->multi = NULL;
-    if (s->share)
-        curl_share_cleanup(s->share);
-    s->share = NULL;
 }

@@ -1,67 +1,91 @@
 /*
- * lua-autopilot: pacing. The client-side write budget (a sliding window of at most `limit.writes`
- * non-GET request starts per `limit.seconds`, so a bulk run stays under Intune's per-app limit instead
- * of bouncing off it) and the session-wide pause that follows a 429.
+ * lua-autopilot: pacing (pacing.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pacing.h"
 
 int ap_is_write(const ap_xfer *x)
 {
     return x->kind == AP_XK_GRAPH && strcmp(x->method, "GET") != 0 && strcmp(x->method, "HEAD") != 0;
 }
 
-double ap_budget_at(const ap_session *s, double now)
+int ap_pacing_set_limit(ap_pacing *p, int writes, double seconds)
 {
-    if (s->limit_writes <= 0 || s->write_count < s->limit_writes)
+    double *ring = NULL;
+    int count = 0;
+    if (writes > 0) {
+        ring = calloc((size_t)writes, sizeof *ring);
+        if (!ring)
+            return -1;
+        int keep = p->count < writes ? p->count : writes;
+        for (int i = 0; i < keep; i++) /* oldest first */
+            ring[i] = p->starts[(p->head + p->count - keep + i) % p->limit_writes];
+        count = keep;
+    }
+    free(p->starts);
+    p->starts = ring;
+    p->limit_writes = writes;
+    p->limit_seconds = seconds;
+    p->head = 0;
+    p->count = count;
+    return 0;
+}
+
+double ap_pacing_write_at(const ap_pacing *p, double now)
+{
+    if (p->limit_writes <= 0 || p->count < p->limit_writes)
         return now;
-    double oldest = s->write_starts[s->write_head]; /* the ring is full: head is the oldest start */
-    double at = oldest + s->limit_seconds;
+    double at = p->starts[p->head] + p->limit_seconds; /* the ring is full: head is the oldest start */
     return at > now ? at : now;
 }
 
-void ap_budget_record(ap_session *s, double now)
+void ap_pacing_record_write(ap_pacing *p, double now)
 {
-    if (s->limit_writes <= 0)
+    if (p->limit_writes <= 0)
         return;
-    if (s->write_count < s->limit_writes) {
-        s->write_starts[(s->write_head + s->write_count) % s->limit_writes] = now;
-        s->write_count++;
+    if (p->count < p->limit_writes) {
+        p->starts[(p->head + p->count) % p->limit_writes] = now;
+        p->count++;
     } else {
-        s->write_starts[s->write_head] = now;
-        s->write_head = (s->write_head + 1) % s->limit_writes;
+        p->starts[p->head] = now;
+        p->head = (p->head + 1) % p->limit_writes;
     }
 }
 
-/* paused_seconds counts the union of the pause intervals, not their sum. */
-void ap_pause(ap_session *s, double now, double until)
+void ap_pacing_pause(ap_pacing *p, double now, double until)
 {
-    if (until <= s->paused_until)
+    if (until <= p->paused_until)
         return;
-    double from = s->paused_until > now ? s->paused_until : now;
+    double from = p->paused_until > now ? p->paused_until : now;
     if (until > from)
-        s->stats.paused_seconds += until - from;
-    s->paused_until = until;
+        p->paused_seconds += until - from;
+    p->paused_until = until;
 }
 
-/* What the write budget holds back right now, for progress displays: writes queued, and the seconds until
- * the next one may start (0: now), whether the budget or a pause after a 429 holds it. */
-void ap_push_pacing(lua_State *L, const ap_session *s, double now)
+int ap_pacing_paused(const ap_pacing *p, double now)
 {
-    lua_Integer queued = 0;
-    for (const ap_xfer *x = s->queued.head; x; x = x->next)
-        if (ap_is_write(x))
-            queued++;
-    double at = ap_budget_at(s, now);
-    if (s->paused_until > at)
-        at = s->paused_until;
-    lua_pushinteger(L, queued);
+    return p->paused_until > now;
+}
+
+void ap_pacing_free(ap_pacing *p)
+{
+    free(p->starts);
+    memset(p, 0, sizeof *p);
+}
+
+void ap_pacing_push(lua_State *L, const ap_pacing *p, double now, int queued_writes)
+{
+    double at = ap_pacing_write_at(p, now);
+    if (p->paused_until > at)
+        at = p->paused_until;
+    lua_pushinteger(L, queued_writes);
     lua_setfield(L, -2, "queued_writes");
-    lua_pushnumber(L, queued > 0 && at > now ? at - now : 0);
+    lua_pushnumber(L, queued_writes > 0 && at > now ? at - now : 0);
     lua_setfield(L, -2, "write_wait");
-    if (s->limit_writes > 0) {
-        lua_pushnumber(L, s->limit_writes / s->limit_seconds);
+    if (p->limit_writes > 0) {
+        lua_pushnumber(L, p->limit_writes / p->limit_seconds);
         lua_setfield(L, -2, "write_rate");
     }
 }

@@ -1,16 +1,17 @@
 /*
- * lua-autopilot: one request as the caller submits it. Checks the request table completely (method,
- * URL, body, headers free of CR/LF and NUL, unknown keys) and raises before anything is allocated or
- * queued, so bad input sends nothing; then copies it into a transfer owned by the session.
+ * lua-autopilot: requests as submitted (request.h).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include <lauxlib.h>
+
+#include "options.h"
+#include "request.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", NULL};
-static const char *const submit_keys[] = {"method", "url", "body", "headers", "idempotent", "tag", NULL};
+static const char *const request_keys[] = {"method", "url", "body", "headers", "idempotent", "tag", NULL};
 
 static int is_tchar(unsigned char c)
 {
@@ -58,12 +59,54 @@ static void check_url(lua_State *L, const char *u, size_t n)
     }
 }
 
-/* Validates the request table at idx (raising on any mistake, before anything is allocated), then
- * queues it. Returns the new transfer's id. */
-lua_Integer ap_submit(lua_State *L, ap_session *s, int idx)
+/* Copies the caller's headers into x (noting which defaults they replace); -1 when out of memory. */
+static int copy_headers(lua_State *L, int hi, ap_xfer *x)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } known[] = {{"accept", AP_H_ACCEPT},
+                 {"content-type", AP_H_CTYPE},
+                 {"authorization", AP_H_AUTH},
+                 {"client-request-id", AP_H_REQID}};
+    lua_pushnil(L);
+    while (lua_next(L, hi)) {
+        size_t nn, vn;
+        const char *name = lua_tolstring(L, -2, &nn), *v = lua_tolstring(L, -1, &vn);
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcasecmp(name, known[i].name) == 0)
+                x->user_has |= known[i].bit;
+        char *line = malloc(nn + vn + 3);
+        int bad = !line;
+        if (line) {
+            memcpy(line, name, nn);
+            memcpy(line + nn, ": ", 2);
+            memcpy(line + nn + 2, v, vn);
+            line[nn + 2 + vn] = '\0';
+            bad = ap_xfer_add_header(x, line) != 0;
+            explicit_bzero(line, nn + vn + 3); /* it may be the caller's Authorization */
+            free(line);
+        }
+        lua_pop(L, 1);
+        if (bad) {
+            lua_pop(L, 1); /* the key lua_next left */
+            return -1;
+        }
+        if (x->user_has & AP_H_REQID && strcasecmp(name, "client-request-id") == 0) {
+            size_t n = vn > 36 ? 36 : vn; /* the caller's own id, kept for the result */
+            memcpy(x->request_guid, v, n);
+            x->request_guid[n] = '\0';
+        }
+    }
+    return 0;
+}
+
+ap_xfer *ap_request_new(lua_State *L, int idx)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
-    ap_check_keys(L, idx, "request", submit_keys);
+    idx = lua_absindex(L, idx);
+    ap_opts o = ap_opts_of(L, idx, "request", 0);
+    ap_opts_check_keys(&o, request_keys);
     const char *method = "GET";
     int t = lua_getfield(L, idx, "method");
     if (t != LUA_TNIL) {
@@ -84,7 +127,7 @@ lua_Integer ap_submit(lua_State *L, ap_session *s, int idx)
     size_t url_len;
     const char *url = lua_tolstring(L, -1, &url_len);
     check_url(L, url, url_len);
-    int url_i = lua_gettop(L);
+    int top = lua_gettop(L);
 
     size_t body_len = 0;
     const char *body = NULL;
@@ -111,18 +154,12 @@ lua_Integer ap_submit(lua_State *L, ap_session *s, int idx)
     }
     lua_pop(L, 1);
 
-    /* Building: no Lua call below can raise until the transfer is owned by the session. */
-    ap_xfer *x = ap_xfer_new();
+    /* Building: nothing below raises until x is complete (or freed). */
+    ap_xfer *x = ap_xfer_new(AP_XK_GRAPH, method, url);
     int oom = !x;
     if (x) {
-        x->kind = AP_XK_GRAPH;
-        strcpy(x->method, method);
         x->idempotent = idempotent;
-        x->url = malloc(url_len + 1);
-        oom = !x->url;
-        if (x->url)
-            memcpy(x->url, url, url_len + 1);
-        if (body && !oom) {
+        if (body) {
             x->has_body = 1;
             x->body_len = body_len;
             x->body = malloc(body_len + 1);
@@ -130,69 +167,13 @@ lua_Integer ap_submit(lua_State *L, ap_session *s, int idx)
             if (x->body)
                 memcpy(x->body, body, body_len), x->body[body_len] = '\0';
         }
-        if (hi && !oom) {
-            lua_pushnil(L);
-            while (!oom && lua_next(L, hi)) {
-                size_t nn, vn;
-                const char *name = lua_tolstring(L, -2, &nn), *v = lua_tolstring(L, -1, &vn);
-                if (strcasecmp(name, "accept") == 0)
-                    x->user_has |= AP_H_ACCEPT;
-                if (strcasecmp(name, "content-type") == 0)
-                    x->user_has |= AP_H_CTYPE;
-                if (strcasecmp(name, "authorization") == 0)
-                    x->user_has |= AP_H_AUTH;
-                if (strcasecmp(name, "client-request-id") == 0)
-                    x->user_has |= AP_H_REQID;
-                char *line = malloc(nn + vn + 3);
-                if (line) {
-                    memcpy(line, name, nn);
-                    memcpy(line + nn, ": ", 2);
-                    memcpy(line + nn + 2, v, vn);
-                    line[nn + 2 + vn] = '\0';
-                    struct curl_slist *l = curl_slist_append(x->user_headers, line);
-                    explicit_bzero(line, nn + vn + 3); /* it may be the caller's Authorization */
-                    free(line);
-                    if (l)
-                        x->user_headers = l;
-                    else
-                        oom = 1;
-                } else {
-                    oom = 1;
-                }
-                lua_pop(L, 1);
-            }
-            if (oom)
-                lua_pop(L, 1); /* the key lua_next left */
-        }
+        if (hi && !oom)
+            oom = copy_headers(L, hi, x) != 0;
     }
+    lua_settop(L, top - 1);
     if (oom) {
         ap_xfer_free(x);
         luaL_error(L, "not enough memory");
     }
-    if (x->user_has & AP_H_REQID) { /* the caller's own id, kept for the result */
-        for (struct curl_slist *u = x->user_headers; u; u = u->next) {
-            if (strncasecmp(u->data, "client-request-id:", 18) == 0) {
-                const char *v = u->data + 18;
-                while (*v == ' ')
-                    v++;
-                size_t vn = strlen(v);
-                if (vn > 36)
-                    vn = 36;
-                memcpy(x->request_guid, v, vn);
-                x->request_guid[vn] = '\0';
-            }
-        }
-    } else {
-        ap_guid(x->request_guid);
-    }
-    x->id = s->next_id++;
-    x->state = AP_XS_QUEUED;
-    ap_list_push(&s->queued, x); /* owned from here on */
-
-    lua_settop(L, url_i - 1);
-    lua_getiuservalue(L, 1, AP_UV_TAGS);
-    lua_getfield(L, idx, "tag");
-    lua_rawseti(L, -2, x->id);
-    lua_pop(L, 1);
-    return x->id;
+    return x;
 }

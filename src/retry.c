@@ -1,12 +1,13 @@
 /*
- * lua-autopilot: when to retry and how long to wait. Retry-After in its three forms (whole seconds,
- * decimal seconds as Graph sent in 2021, an HTTP-date); exponential backoff with full jitter when the
- * service gives no hint.
+ * lua-autopilot: the retry policy of retry.h.
  */
 #include <math.h>
-#include <string.h>
 
-#include "internal.h"
+#include "curl_names.h"
+#include "headers.h"
+#include "random.h"
+#include "retry.h"
+#include "retry_after.h"
 
 double ap_ceil_ms(double seconds)
 {
@@ -15,83 +16,42 @@ double ap_ceil_ms(double seconds)
     return ceil(seconds * 1000.0 - 1e-6) / 1000.0;
 }
 
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Digits with at most one '.', e.g. "10", "2.128", ".5": parsed without strtod (locale-free); the
- * fraction is divided once so "2.128" gives the same double as the literal 2.128. */
-static double parse_seconds(const char *v, size_t n)
-{
-    double whole = 0, frac = 0, scale = 1;
-    int dot = 0, digits = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (c == '.' && !dot) {
-            dot = 1;
-        } else if (c >= '0' && c <= '9') {
-            digits++;
-            if (!dot) {
-                whole = whole * 10 + (c - '0');
-            } else if (scale < 1e15) {
-                frac = frac * 10 + (c - '0');
-                scale *= 10;
-            }
-        } else {
-            return -1;
-        }
-    }
-    return digits ? (whole * scale + frac) / scale : -1;
-}
-
-static double parse_date(const char *v, size_t n)
-{
-    char tmp[128];
-    if (n >= sizeof tmp)
-        return -1;
-    memcpy(tmp, v, n);
-    tmp[n] = '\0';
-    time_t t = curl_getdate(tmp, NULL);
-    return t < 0 ? -1 : (double)t;
-}
-
-double ap_parse_retry_after(const char *v, size_t n, const ap_buf *headers)
-{
-    while (n > 0 && is_space(*v))
-        v++, n--;
-    while (n > 0 && is_space(v[n - 1]))
-        n--;
-    if (n == 0)
-        return -1;
-    if ((*v >= '0' && *v <= '9') || *v == '.')
-        return parse_seconds(v, n);
-    double at = parse_date(v, n);
-    if (at < 0)
-        return -1;
-    /* Measure against the response's own Date when it has one: immune to clock skew, and since Date
-     * is truncated to the second the wait can only come out longer, never early. */
-    const char *d;
-    size_t dn;
-    double ref = -1;
-    if (headers && ap_header_find(headers, "date", &d, &dn))
-        ref = parse_date(d, dn);
-    if (ref < 0)
-        ref = ap_epoch();
-    return at > ref ? at - ref : 0;
-}
-
-double ap_backoff(ap_session *s, int retry)
-{
-    double cap = s->backoff_base * ldexp(1.0, retry > 60 ? 60 : retry);
-    if (cap > s->backoff_cap)
-        cap = s->backoff_cap;
-    return ap_random_unit(&s->rng) * cap; /* full jitter */
-}
-
 int ap_should_retry(const ap_xfer *x)
 {
     if (x->code != CURLE_OK)
         return x->idempotent && ap_curl_transient(x->code);
     return x->status == 429 || x->status == 503 || x->status == 504;
+}
+
+double ap_retry_after_of(const ap_xfer *x)
+{
+    const char *v;
+    size_t n;
+    if (x->code != CURLE_OK || !ap_header_find(&x->resp_headers, "retry-after", &v, &n))
+        return -1;
+    return ap_parse_retry_after(v, n, &x->resp_headers);
+}
+
+double ap_backoff(ap_retry_policy *p, int retry)
+{
+    double cap = p->backoff_base * ldexp(1.0, retry > 60 ? 60 : retry);
+    if (cap > p->backoff_cap)
+        cap = p->backoff_cap;
+    return ap_random_unit(&p->rng) * cap; /* full jitter */
+}
+
+double ap_retry_wait(ap_retry_policy *p, const ap_xfer *x, double retry_after)
+{
+    return ap_ceil_ms(retry_after >= 0 ? retry_after : ap_backoff(p, x->retries));
+}
+
+int ap_schedule_retry(const ap_retry_policy *p, ap_xfer *x, double now, double wait)
+{
+    if (x->retries >= p->max_retries || x->waited + wait > p->max_retry_wait + 1e-9)
+        return 0;
+    x->retries++;
+    x->waited += wait;
+    x->not_before = now + wait;
+    x->state = AP_XS_QUEUED;
+    return 1;
 }

@@ -3,24 +3,21 @@
  * a sleep that does not spin, and fsync of a Lua file so a journal line survives a crash.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 
-#include "internal_open.h"
+#include "clock.h"
+#include "core_open.h"
 
 /* core.clock() -> seconds of CLOCK_MONOTONIC, as a float: for elapsed times and deadlines. */
 static int sys_clock(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    lua_pushnumber(L, ap_now());
     return 1;
 }
 
@@ -29,15 +26,7 @@ static int sys_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
     luaL_argcheck(L, s == s && s < 1e9, 1, "seconds must be a number below 1e9");
-    if (s <= 0)
-        return 0;
-    struct timespec want;
-    want.tv_sec = (time_t)floor(s);
-    want.tv_nsec = (long)((s - floor(s)) * 1e9);
-    if (want.tv_nsec >= 1000000000L)
-        want.tv_nsec = 999999999L;
-    while (nanosleep(&want, &want) != 0 && errno == EINTR)
-        ;
+    ap_sleep(s);
     return 0;
 }
 
@@ -64,7 +53,7 @@ static const luaL_Reg system_functions[] = {
     {NULL, NULL},
 };
 
-void autopilot_open_system(lua_State *L)
+void ap_open_system(lua_State *L)
 {
     luaL_setfuncs(L, system_functions, 0);
 }

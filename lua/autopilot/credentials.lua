@@ -119,12 +119,11 @@ local function certificate(opts, token_url, scope)
   local key
   if c.key == nil then key = cert else key, err = pem(c.key, "key") end
   if not key then return config_error(err) end
-  -- checks the certificate, key and passphrase now: a bad one is reported by connect, nothing sent
-  local jwt, aerr = core.client_assertion { cert = cert, key = key, passphrase = c.passphrase, alg = c.alg,
-    client_id = opts.client_id, audience = "urn:lua-autopilot:check-only", lifetime = 1 }
-  if not jwt then return config_error("certificate: " .. aerr) end
-  return { kind = "certificate", token_url = token_url, client_id = opts.client_id, cert = cert, key = key,
-           passphrase = c.passphrase, alg = c.alg or "PS256", scope = scope }
+  -- parsed and checked once, here: a bad certificate, key or passphrase is reported by connect, nothing sent;
+  -- the session takes the signer over
+  local signer, serr = core.signer { cert = cert, key = key, passphrase = c.passphrase, alg = c.alg }
+  if not signer then return config_error("certificate: " .. serr) end
+  return { kind = "certificate", token_url = token_url, client_id = opts.client_id, signer = signer, scope = scope }
 end
 
 local function url_encode(s)

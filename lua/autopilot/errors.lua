@@ -126,7 +126,9 @@ local function from_token_failure(auth, result)
     err.message = "token endpoint unreachable: " .. tostring(auth.transport.message)
     return M.new(err)
   end
-  local body = decode_object(auth.body)
+  -- an error of the client's own making (the device code expired, the callback raised): no reply body
+  local body = auth.error and { error = auth.error, error_description = auth.error_description }
+    or decode_object(auth.body)
   if body and type(body.error) == "string" then
     err.code = body.error
     local desc = type(body.error_description) == "string" and body.error_description or body.error

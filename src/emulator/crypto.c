@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "base64url.h"
 #include "host.h"
 
 #define GUARD_MT "autopilot.emulator.crypto.Guard"
@@ -114,51 +115,27 @@ static int c_hmac_sha256(lua_State *L)
     return 1;
 }
 
-/* ---- base64url, no padding ---- */
+/* ---- base64url, no padding (src/base64url.c) ---- */
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/* Pushes a buffer's bytes and frees it; raises when out of memory. */
+static int push_buf(lua_State *L, ap_buf *b, int failed)
+{
+    if (failed) {
+        ap_buf_free(b);
+        return luaL_error(L, "not enough memory");
+    }
+    lua_pushlstring(L, b->data ? b->data : "", b->len);
+    ap_buf_free(b);
+    return 1;
+}
 
 /** b64url_encode(s) -> base64url text without padding. */
 static int c_b64url_encode(lua_State *L)
 {
-    size_t len, i;
-    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (i = 0; i + 2 < len; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-        luaL_addchar(&b, b64url[v >> 18 & 63]);
-        luaL_addchar(&b, b64url[v >> 12 & 63]);
-        luaL_addchar(&b, b64url[v >> 6 & 63]);
-        luaL_addchar(&b, b64url[v & 63]);
-    }
-    if (len - i == 1) {
-        unsigned v = (unsigned)s[i] << 16;
-        luaL_addchar(&b, b64url[v >> 18 & 63]);
-        luaL_addchar(&b, b64url[v >> 12 & 63]);
-    } else if (len - i == 2) {
-        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8;
-        luaL_addchar(&b, b64url[v >> 18 & 63]);
-        luaL_addchar(&b, b64url[v >> 12 & 63]);
-        luaL_addchar(&b, b64url[v >> 6 & 63]);
-    }
-    luaL_pushresult(&b);
-    return 1;
-}
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    ap_buf b = {0};
+    return push_buf(L, &b, ap_b64url_encode(&b, (const unsigned char *)s, len) != 0);
 }
 
 /**
@@ -167,38 +144,16 @@ static int b64url_value(unsigned char c)
  */
 static int c_b64url_decode(lua_State *L)
 {
-    size_t len, i;
-    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-    luaL_Buffer b;
-    unsigned acc = 0;
-    int bits = 0;
-    if (len % 4 == 1) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len), *why = NULL;
+    ap_buf b = {0};
+    if (ap_b64url_decode(&b, s, len, 1, &why) != 0) {
+        ap_buf_free(&b);
         luaL_pushfail(L);
-        lua_pushliteral(L, "invalid base64url: bad length");
+        lua_pushstring(L, why);
         return 2;
     }
-    for (i = 0; i < len; i++)
-        if (b64url_value(s[i]) < 0) {
-            luaL_pushfail(L);
-            lua_pushfstring(L, "invalid base64url: unexpected character at position %d", (int)i + 1);
-            return 2;
-        }
-    luaL_buffinit(L, &b);
-    for (i = 0; i < len; i++) {
-        acc = (acc << 6 | (unsigned)b64url_value(s[i])) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            luaL_addchar(&b, (char)(acc >> bits & 0xff));
-        }
-    }
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "invalid base64url: non-zero trailing bits");
-        return 2;
-    }
-    luaL_pushresult(&b);
-    return 1;
+    return push_buf(L, &b, 0);
 }
 
 /* ---- random ---- */

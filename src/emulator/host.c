@@ -11,7 +11,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "clock.h"
 #include "host.h"
+#include "options.h"
 
 #define SERVER_MT "autopilot.emulator.Server"
 #define HOST_VERSION "0.1.0"
@@ -19,13 +21,6 @@
 typedef struct {
     struct server *s; /* NULL once stopped */
 } Box;
-
-double host_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the server handle ---- */
 
@@ -58,37 +53,6 @@ static struct server *check_open(lua_State *L)
 static const char *const start_keys[] = {"bind",  "port",     "app",     "config", "path",
                                          "cpath", "tls_cert", "tls_key", NULL};
 
-static const char *opt_field(lua_State *L, const char *key, const char *def, size_t *len)
-{
-    const char *v;
-    lua_getfield(L, 1, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        if (len)
-            *len = def ? strlen(def) : 0;
-        return def;
-    }
-    if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "option '%s' must be a string", key);
-    v = lua_tolstring(L, -1, len);
-    lua_pop(L, 1); /* still referenced by the options table */
-    return v;
-}
-
-static void check_keys(lua_State *L)
-{
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        int i;
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        for (i = 0; k && start_keys[i] && strcmp(start_keys[i], k) != 0; i++) {
-        }
-        if (!k || !start_keys[i])
-            luaL_error(L, "unknown option '%s'", k ? k : luaL_typename(L, -2));
-        lua_pop(L, 1);
-    }
-}
-
 static char *dup_string(const char *p)
 {
     return p ? strdup(p) : NULL;
@@ -100,26 +64,25 @@ static char *dup_string(const char *p)
  */
 static int host_start(lua_State *L)
 {
-    const char *bind, *app, *config, *path, *cpath, *cert, *key, *err = NULL;
+    const char *err = NULL;
     size_t config_len = 0;
-    lua_Integer port;
-    int isint = 0;
     Box *b;
     struct server *s;
     luaL_checktype(L, 1, LUA_TTABLE);
-    check_keys(L);
-    bind = opt_field(L, "bind", "127.0.0.1", NULL);
-    app = opt_field(L, "app", "autopilot.emulator.app", NULL);
-    config = opt_field(L, "config", NULL, &config_len);
-    path = opt_field(L, "path", NULL, NULL);
-    cpath = opt_field(L, "cpath", NULL, NULL);
-    cert = opt_field(L, "tls_cert", NULL, NULL);
-    key = opt_field(L, "tls_key", NULL, NULL);
-    lua_getfield(L, 1, "port");
-    port = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
-    if (!lua_isnil(L, -1) && (!isint || port < 0 || port > 65535))
-        luaL_error(L, "option 'port' must be an integer from 0 to 65535");
-    lua_pop(L, 1);
+    ap_opts o = ap_opts_of(L, 1, NULL, 0);
+    ap_opts_check_keys(&o, start_keys);
+    const char *bind = ap_opts_lstring(&o, "bind", AP_OPT_NO_NUL, NULL);
+    const char *app = ap_opts_lstring(&o, "app", AP_OPT_NO_NUL, NULL);
+    const char *config = ap_opts_lstring(&o, "config", 0, &config_len);
+    const char *path = ap_opts_lstring(&o, "path", AP_OPT_NO_NUL, NULL);
+    const char *cpath = ap_opts_lstring(&o, "cpath", AP_OPT_NO_NUL, NULL);
+    const char *cert = ap_opts_lstring(&o, "tls_cert", 0, NULL);
+    const char *key = ap_opts_lstring(&o, "tls_key", 0, NULL);
+    lua_Integer port = ap_opts_integer(&o, "port", 0, 0, 65535);
+    if (!bind)
+        bind = "127.0.0.1";
+    if (!app)
+        app = "autopilot.emulator.app";
     if (strlen(bind) >= sizeof(((struct server *)0)->bind))
         luaL_error(L, "option 'bind' is too long");
     if ((cert == NULL) != (key == NULL))
@@ -211,7 +174,7 @@ static int srv_tostring(lua_State *L)
 /** host.clock() -> monotonic seconds (a double). */
 static int host_clock_l(lua_State *L)
 {
-    lua_pushnumber(L, host_clock());
+    lua_pushnumber(L, ap_now());
     return 1;
 }
 

@@ -50,7 +50,7 @@ struct exchange {
     struct MHD_Response *reply;
     unsigned status;
     enum host_fault fault;
-    double due;       /* host_clock() time the timer fires */
+    double due;       /* ap_now() time the timer fires */
     size_t heap_slot; /* index in the timer heap + 1; 0 = not queued */
     int held;         /* counted in server->held: suspended, the handler not yet called back */
 };
@@ -83,9 +83,6 @@ struct server {
     char *callbuf;
     size_t callbuf_cap;
 };
-
-/* host.c */
-double host_clock(void);
 
 /* timers.c: the heap of suspended exchanges */
 int timers_push(struct server *s, struct exchange *ex);

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "host.h"
 
 /* ---- per-exchange bookkeeping ---- */
@@ -132,7 +133,7 @@ static enum MHD_Result finish(struct exchange *ex, struct MHD_Connection *conn)
 
 void server_suspend(struct server *s, struct exchange *ex, double delay)
 {
-    ex->due = host_clock() + delay;
+    ex->due = ap_now() + delay;
     ex->phase = PHASE_SUSPENDED;
     ex->held = 1;
     s->held++;
@@ -247,7 +248,7 @@ static int next_timeout(struct server *s)
     if (MHD_get_timeout(s->daemon, &mhd_ms) == MHD_YES)
         ms = mhd_ms > 60000 ? 60000 : (long)mhd_ms;
     if (first) {
-        double d = (first->due - host_clock()) * 1000.0;
+        double d = (first->due - ap_now()) * 1000.0;
         long t = d <= 0 ? 0 : (long)ceil(d);
         if (ms < 0 || t < ms)
             ms = t;
@@ -260,7 +261,7 @@ static int next_timeout(struct server *s)
 
 static void fire_timers(struct server *s)
 {
-    double now = host_clock();
+    double now = ap_now();
     struct exchange *ex;
     while ((ex = timers_first(s)) && ex->due <= now) {
         timers_remove(s, ex);

@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "clock.h"
 #include "host.h"
 
 #define JSON_KEY "autopilot.emulator.host.json" /* registry: the server state's private cjson.safe */
@@ -72,7 +73,7 @@ static int open_protected(lua_State *L)
     if (!lua_isfunction(L, -1))
         return luaL_error(L, "module '%s' has no function 'new'", a->app);
     lua_pushvalue(L, -3); /* config */
-    lua_pushnumber(L, host_clock());
+    lua_pushnumber(L, ap_now());
     lua_call(L, 2, 1);
     if (lua_isnil(L, -1))
         return luaL_error(L, "%s.new returned no app", a->app);
@@ -228,7 +229,7 @@ static int handle_protected(lua_State *L)
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, ex->body ? ex->body : "", ex->body_len);
     lua_setfield(L, -2, "body");
-    lua_pushnumber(L, host_clock());
+    lua_pushnumber(L, ap_now());
     lua_setfield(L, -2, "now");
     lua_call(L, 2, 1); /* 3: resp */
     normalize(L, 3);
@@ -366,7 +367,7 @@ static int call_protected(lua_State *L)
     } else {
         lua_pushnil(L);
     }
-    lua_pushnumber(L, host_clock());
+    lua_pushnumber(L, ap_now());
     lua_call(L, 3, 1); /* 4: result */
     lua_getfield(L, 2, "encode");
     lua_pushvalue(L, 4);

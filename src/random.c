@@ -1,29 +1,14 @@
 /*
- * lua-autopilot: clocks and randomness. client-request-id GUIDs (version 4) come from the kernel's
- * CSPRNG (getrandom); backoff jitter uses a per-session splitmix64 seeded from the same source.
+ * lua-autopilot: the randomness of random.h.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-double ap_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double ap_epoch(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "clock.h"
+#include "random.h"
 
 static int urandom_bytes(unsigned char *p, size_t n)
 {
@@ -66,8 +51,8 @@ void ap_guid(char out[37])
     unsigned char b[16] = {0};
     if (ap_random_bytes(b, sizeof b) != 0) {
         /* no entropy source at all: still unique enough for a correlation id, never a secret */
-        double t = ap_now() * 1e9, e = ap_epoch() * 1e6;
-        uint64_t a = (uint64_t)t, c = (uint64_t)e ^ ((uint64_t)getpid() << 32);
+        uint64_t a = (uint64_t)(ap_now() * 1e9),
+                 c = (uint64_t)(ap_epoch() * 1e6) ^ ((uint64_t)getpid() << 32);
         for (int i = 0; i < 8; i++) {
             b[i] = (unsigned char)(a >> (8 * i));
             b[8 + i] = (unsigned char)(c >> (8 * i));
@@ -77,6 +62,14 @@ void ap_guid(char out[37])
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
              b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+uint64_t ap_random_seed(void)
+{
+    uint64_t seed;
+    if (ap_random_bytes(&seed, sizeof seed) != 0)
+        seed = (uint64_t)(ap_now() * 1e9);
+    return seed;
 }
 
 double ap_random_unit(uint64_t *state)
