@@ -76,6 +76,7 @@ build = {
     ["autopilot.bulk.runner"] = "lua/autopilot/bulk/runner.lua",
     ["autopilot.bulk.targets"] = "lua/autopilot/bulk/targets.lua",
     ["autopilot.bulk.verify"] = "lua/autopilot/bulk/verify.lua",
+    ["autopilot.checks"] = "lua/autopilot/checks.lua",
     ["autopilot.clouds"] = "lua/autopilot/clouds.lua",
     ["autopilot.credentials"] = "lua/autopilot/credentials.lua",
     ["autopilot.errors"] = "lua/autopilot/errors.lua",
@@ -83,6 +84,7 @@ build = {
     ["autopilot.json"] = "lua/autopilot/json.lua",
     ["autopilot.odata"] = "lua/autopilot/odata.lua",
     ["autopilot.token_cache"] = "lua/autopilot/token_cache.lua",
+    ["autopilot.url"] = "lua/autopilot/url.lua",
   },
   install = {
     bin = {

@@ -15,6 +15,8 @@ local ids = require "autopilot.ids"
 local clouds = require "autopilot.clouds"
 local odata = require "autopilot.odata"
 local credentials = require "autopilot.credentials"
+local checks = require "autopilot.checks"
+local url_mod = require "autopilot.url"
 local json = require "autopilot.json"
 
 local M = {
@@ -51,25 +53,17 @@ local function check_options(opts)
         table.concat(names, " or "), type(v)), 3)
     end
   end
-  for _, k in ipairs { "max_retries", "concurrency" } do
-    local v = opts[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
-      error("autopilot.connect: option '" .. k .. "' must be a non-negative integer", 3)
-    end
+  local v = opts.max_retries
+  if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
+    error("autopilot.connect: option 'max_retries' must be a non-negative integer", 3)
   end
-  if opts.concurrency == 0 then error("autopilot.connect: option 'concurrency' must be at least 1", 3) end
+  checks.concurrency(opts.concurrency, "autopilot.connect", 3)
+  if opts.limit == true then error("autopilot.connect: option 'limit' must be a table or false", 3) end
+  checks.limit(opts.limit, "autopilot.connect", 3)
 end
 
 local function config_error(message)
   return nil, errors.new { code = "InvalidConfiguration", message = message, kind = "input" }
-end
-
--- A base URL: http or https, no query, no trailing slash.
-local function check_base_url(name, url)
-  if not url:find("^https?://[%w%.%-%[%]:]+") or url:find("[%s%c?#]") then
-    return nil, name .. " must be an http(s) URL without query, got " .. ids.describe(url)
-  end
-  return (url:gsub("/+$", ""))
 end
 
 local Client = {}
@@ -110,24 +104,15 @@ function M.connect(opts)
   if api_version ~= "v1.0" and api_version ~= "beta" then
     return config_error("api_version must be \"v1.0\" or \"beta\", got " .. ids.describe(api_version))
   end
-  local graph_url, gerr = check_base_url("graph_url", opts.graph_url or cloud.graph)
+  local graph_url, gerr = url_mod.base("graph_url", opts.graph_url or cloud.graph)
   if not graph_url then return config_error(gerr) end
-  local login_url, lerr = check_base_url("login_url", opts.login_url or cloud.login)
+  local login_url, lerr = url_mod.base("login_url", opts.login_url or cloud.login)
   if not login_url then return config_error(lerr) end
 
   local auth, cache_or_err = credentials.resolve(opts, cloud, login_url)
   if not auth then return nil, cache_or_err end
 
   local limit = opts.limit
-  if type(limit) == "table" then
-    if math.type(limit.writes) ~= "integer" or limit.writes < 1 or type(limit.seconds) ~= "number"
-       or limit.seconds <= 0 then
-      error("autopilot.connect: option 'limit' must be { writes = positive integer, seconds = positive number }", 2)
-    end
-  elseif limit == true then
-    error("autopilot.connect: option 'limit' must be a table or false", 2)
-  end
-
   local session = core.session {
     user_agent = "lua-autopilot/" .. core._VERSION .. " libcurl/" .. core.curl_version,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, stall_timeout = opts.stall_timeout,
@@ -151,7 +136,7 @@ end
 -- @tparam string path starting with "/"
 -- @treturn string
 function Client:_url(path)
-  return self.graph_url .. "/" .. self.api_version .. path
+  return url_mod.join(self.graph_url, self.api_version, path)
 end
 
 local function check_id(id, what)
@@ -341,7 +326,7 @@ end
 -- GET a page URL and decode it (the fetch function of odata.pages). A next link is followed only on this
 -- client's Graph URL: the bearer token must never go to a host or scheme the service named in a reply.
 local function fetch_page(self, url)
-  if url:sub(1, #self.graph_url + 1) ~= self.graph_url .. "/" then
+  if not url_mod.is_under(self.graph_url, url) then
     return nil, errors.new { code = "InvalidResponse", kind = "http",
       message = "the service's @odata.nextLink leaves " .. self.graph_url .. " (" .. ids.describe(url)
         .. "): not followed" }
@@ -430,6 +415,9 @@ function Client:request(method, path, body)
     error("request: path must start with '/' or with this client's Graph URL", 2)
   end
   if url:find("[%s%c]") then error("request: path contains spaces or control characters", 2) end
+  if not url_mod.is_under(self.graph_url, url) then
+    return nil, errors.input("InvalidPath", "request: path " .. ids.describe(path) .. " leaves " .. self.graph_url)
+  end
   local req = { method = method, url = url, idempotent = method ~= "POST" }
   if body ~= nil then
     req.body = type(body) == "table" and json.encode(body) or body

@@ -121,3 +121,33 @@ describe("bulk journal", function()
     assert.is_nil(written:lower():find("bearer", 1, true))
   end)
 end)
+
+describe("bulk journal that cannot be read", function()
+  local emu, client
+
+  setup(function()
+    emu = assert(emulator.start { devices = 300, seed = 11 })
+    client = tenant.connect(emu)
+  end)
+
+  teardown(function()
+    client:close()
+    emu:stop()
+  end)
+
+  -- A directory given as the journal opens, but reading it fails: that used to raise from the middle of
+  -- unassign_users instead of returning the documented "JournalUnreadable" error.
+  it("returns a journal that cannot be read as an error value, sending no write", function()
+    local dir = files.tempdir()
+    local d = tenant.find_device(emu)
+    local before = emu:state { devices = false, log = false }.requests
+    local ok, report, err = pcall(client.unassign_users, client, { d.id }, { journal = dir, progress = false })
+    files.remove(dir)
+    assert.is_true(ok, tostring(report))
+    assert.is_nil(report)
+    assert.equal("JournalUnreadable", err.code)
+    assert.matches("Is a directory", err.message, 1, true)
+    assert.equal(before, emu:state { devices = false, log = false }.requests)
+  end)
+
+end)

@@ -196,3 +196,40 @@ describe("bulk plan", function()
     wrong:close()
   end)
 end)
+
+-- A serial number that two devices share up to surrounding white space ("SN1" and "SN1 ") was ambiguous when
+-- the plan listed the tenant (more than 10 serials) but picked one device when it looked the serial up
+-- (10 or fewer): the same CSV row could unassign a guessed device.
+describe("bulk plan: serials that differ only in surrounding white space", function()
+  local emu, client, dir
+
+  setup(function()
+    dir = files.tempdir()
+    files.write(dir .. "/devices.json", '[{"serialNumber":"SN1","userPrincipalName":"a@contoso.com"},'
+      .. '{"serialNumber":"SN1 ","userPrincipalName":"b@contoso.com"},'
+      .. '{"serialNumber":"sn1","userPrincipalName":"c@contoso.com"},'
+      .. '{"serialNumber":"SN2","userPrincipalName":"d@contoso.com"}]')
+    emu = assert(emulator.start { devices_file = dir .. "/devices.json", seed = 1 })
+    client = tenant.connect(emu)
+  end)
+
+  teardown(function()
+    client:close()
+    emu:stop()
+    files.remove(dir)
+  end)
+
+  it("are ambiguous whether the plan looks them up or lists the tenant", function()
+    local many = { "SN1" }
+    for i = 1, 10 do many[#many + 1] = "NOSUCH" .. i end
+    for _, serials in ipairs { { "SN1" }, many } do
+      local report = assert(client:unassign_users({ serials = serials }, { dry_run = true, progress = false }))
+      local r = report.results[1]
+      assert.equal("ambiguous", r.outcome, #serials .. " serials")
+      assert.equal(2, #r.ids)
+    end
+    local report = assert(client:unassign_users({ serials = { "SN2" } }, { dry_run = true, progress = false }))
+    assert.equal("would_unassign", report.results[1].outcome)
+    assert.equal(2, #assert(client:list_devices { serial = "SN1" }))
+  end)
+end)

@@ -23,7 +23,7 @@
 #include "session.h"
 #include "token_info.h"
 
-#define MAX_CONCURRENCY 4096
+#define MAX_CONCURRENCY 4096 /* a bulk run adds read slots to the 1024 writes autopilot.checks allows */
 
 static ap_session *check_session(lua_State *L)
 {

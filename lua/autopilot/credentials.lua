@@ -10,6 +10,7 @@ local core = require "autopilot.core"
 local errors = require "autopilot.errors"
 local ids = require "autopilot.ids"
 local token_cache = require "autopilot.token_cache"
+local url_mod = require "autopilot.url"
 
 local M = {}
 
@@ -144,10 +145,9 @@ local function managed_identity(opts, cloud)
     endpoint, header = os.getenv("IDENTITY_ENDPOINT"), os.getenv("IDENTITY_HEADER")
     if not (endpoint and header and endpoint ~= "" and header ~= "") then endpoint, header = M.IMDS_ENDPOINT, nil end
   end
-  if not endpoint:find("^https?://[^%s?#]+$") then
-    return config_error("managed_identity.endpoint must be an http(s) URL without query, got "
-      .. ids.describe(endpoint))
-  end
+  local eerr
+  endpoint, eerr = url_mod.base("managed_identity.endpoint", endpoint)
+  if not endpoint then return config_error(eerr) end
   if header and (header == "" or header:find("%c")) then
     return config_error("managed_identity.header must be a non-empty value without control characters")
   end

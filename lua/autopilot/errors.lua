@@ -11,6 +11,11 @@
 --  * `inner_code`  Intune's nested `ErrorCode`, when there is one
 --  * `request_id`, `client_request_id`, `retry_after` (seconds), `attempts`
 --  * for token endpoint failures: `aadsts` (number), `trace_id`, `correlation_id`, `hint`
+--  * `kind`        where it went wrong, for code that branches on it:
+--                  `"input"` (rejected before anything was sent: a malformed id, a bad option value),
+--                  `"http"` (the service answered with an error status, or an unusable body),
+--                  `"transport"` (no answer: connection, TLS, timeout; `code` is curl's error name),
+--                  `"auth"` (the token endpoint refused or failed us; nothing was sent to Graph)
 --
 -- `tostring(err)` is one readable line. Errors never carry a token or a secret: bodies from the service are
 -- the only text they quote, and those never echo credentials.

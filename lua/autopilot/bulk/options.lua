@@ -1,5 +1,7 @@
 --- Options of a bulk run: defaults and checks. A wrong key or type raises, naming the key.
 -- @module autopilot.bulk.options
+local checks = require "autopilot.checks"
+
 local M = {}
 
 --- Defaults (Intune's per-app write limit: 100 writes per 20 seconds in a tenant).
@@ -27,7 +29,7 @@ local function check_type(opts, key, expected)
 end
 
 local function positive_number(v, name)
-  if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+  if not checks.is_positive(v) then
     fail(string.format("option '%s' must be a positive number, got %s", name, tostring(v)))
   end
   return v
@@ -46,29 +48,9 @@ function M.check(opts)
   end
   local o = {}
 
-  local c = opts.concurrency
-  if c == nil then c = M.DEFAULTS.concurrency end
-  if math.type(c) ~= "integer" or c < 1 or c > 1024 then
-    fail("option 'concurrency' must be an integer from 1 to 1024, got " .. tostring(c))
-  end
-  o.concurrency = c
-
-  local limit = opts.limit
-  if limit == nil then
-    o.limit = { writes = M.DEFAULTS.limit.writes, seconds = M.DEFAULTS.limit.seconds }
-  elseif limit == false then
-    o.limit = false
-  elseif type(limit) == "table" then
-    for k in pairs(limit) do
-      if k ~= "writes" and k ~= "seconds" then fail("unknown key 'limit." .. tostring(k) .. "'") end
-    end
-    if math.type(limit.writes) ~= "integer" or limit.writes < 1 then
-      fail("option 'limit.writes' must be a positive integer, got " .. tostring(limit.writes))
-    end
-    o.limit = { writes = limit.writes, seconds = positive_number(limit.seconds, "limit.seconds") }
-  else
-    fail("option 'limit' must be a table { writes =, seconds = } or false, got " .. type(limit))
-  end
+  o.concurrency = checks.concurrency(opts.concurrency, "unassign_users", 3) or M.DEFAULTS.concurrency
+  o.limit = checks.limit(opts.limit, "unassign_users", 3)
+  if o.limit == nil then o.limit = { writes = M.DEFAULTS.limit.writes, seconds = M.DEFAULTS.limit.seconds } end
 
   o.batch = check_type(opts, "batch", "boolean") or false
   o.dry_run = check_type(opts, "dry_run", "boolean") or false

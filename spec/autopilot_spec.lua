@@ -328,3 +328,56 @@ describe("autopilot client, beta", function()
     assert.equal(204, last.status)
   end)
 end)
+
+describe("autopilot client listing guards", function()
+  local emu, client
+
+  setup(function()
+    emu = assert(emulator.start { devices = 300, seed = 11 })
+    client = tenant.connect(emu)
+  end)
+
+  teardown(function()
+    client:close()
+    emu:stop()
+  end)
+
+  -- A keyed lookup the service refuses (a hyphen in contains()) falls back to a scan without the keyed
+  -- clauses; the caller's raw filter must stay, or a bulk run would take in devices the filter excluded.
+  it("keeps a raw filter when a keyed lookup falls back to a scan", function()
+    local d = tenant.find_device(emu, function(x) return x.groupTag:find("-", 1, true) ~= nil end)
+    local all = assert(client:list_devices { group_tag = d.groupTag })
+    assert.is_true(#all > 0)
+    local none = assert(client:list_devices { group_tag = d.groupTag, filter = "startswith(model,'NoSuchModel')" })
+    assert.same({}, none)
+    local some = assert(client:list_devices { group_tag = d.groupTag,
+                                               filter = "startswith(model,'" .. d.model:sub(1, 3) .. "')" })
+    assert.is_true(#some > 0)
+    for _, x in ipairs(some) do
+      assert.equal(d.groupTag:lower(), x.groupTag:lower())
+      assert.equal(d.model:sub(1, 3):lower(), x.model:sub(1, 3):lower())
+    end
+  end)
+
+  it("reports a raw filter the service refuses instead of dropping it", function()
+    local d = tenant.find_device(emu, function(x) return x.groupTag ~= "" end)
+    local list, err = client:list_devices { group_tag = d.groupTag, filter = "model eq 'NoSuchModel'" }
+    assert.is_nil(list)
+    assert.equal(400, err.status)
+    local report, rerr = client:unassign_users({ group_tag = d.groupTag, filter = "model eq 'NoSuchModel'" },
+      { dry_run = true, progress = false })
+    assert.is_nil(report)
+    assert.equal(400, rerr.status)
+  end)
+
+  -- A next link on another scheme or host would have received the bearer token.
+  it("does not follow an @odata.nextLink that leaves the client's Graph URL", function()
+    local hostile <close> = assert(emulator.start { app = "foreign_link_app" })
+    local c <close> = assert(require("autopilot").connect { access_token = "t0k3n", graph_url = hostile.url })
+    local list, err = c:list_devices()
+    assert.is_nil(list)
+    assert.equal("InvalidResponse", err.code)
+    assert.matches("nextLink leaves", err.message)
+    assert.equal(1, hostile:state().requests)   -- the first page only
+  end)
+end)

@@ -1,5 +1,5 @@
--- core.client_assertion and core.certificate_thumbprints (src/assertion.c), checked against the
--- openssl command-line tool: real keys, real signatures, real verification.
+-- core.signer, core.client_assertion and core.certificate_thumbprints (src/certificate.c, src/signer.c),
+-- checked against the openssl command-line tool: real keys, real signatures, real verification.
 local core = require "autopilot.core"
 local cjson = require("cjson.safe").new()
 local files = require "files"
@@ -87,7 +87,8 @@ describe("client assertions", function()
   end)
 
   it("is registered by autopilot.core", function()
-    assert.is_function(core.client_assertion, "autopilot.core does not call autopilot_open_assertion")
+    assert.is_function(core.client_assertion, "autopilot.core does not call ap_open_certificate")
+    assert.is_function(core.signer)
     assert.is_function(core.certificate_thumbprints)
   end)
 
@@ -255,6 +256,42 @@ describe("client assertions", function()
       assert.is_nil(t)
       assert.truthy(err:find("no -----BEGIN CERTIFICATE", 1, true))
       assert.has_error(function() core.certificate_thumbprints(nil) end)
+    end)
+  end)
+
+  describe("signer", function()
+    it("parses a certificate and key once, and a session takes it over", function()
+      local g = assert(core.signer { cert = pem.cert, key = pem.key, alg = "RS256" })
+      assert.equal("autopilot.Signer (RS256)", tostring(g))
+      local auth = { kind = "certificate", token_url = "http://127.0.0.1:1/t", client_id = CLIENT, signer = g }
+      local s = core.session { auth = auth }
+      assert.equal("autopilot.Signer (taken by a session)", tostring(g))
+      assert.equal("certificate", s:token_info().flow)
+      assert.has_error(function() core.session { auth = auth } end, "auth.signer was taken by another session already")
+      s:close()
+      assert.has_error(function()
+        core.session { auth = { kind = "certificate", token_url = "http://127.0.0.1:1/t", client_id = CLIENT,
+                                signer = "pem" } }
+      end, "auth.signer must be an autopilot.Signer (got string)")
+    end)
+
+    it("reports an unusable certificate, key or passphrase as nil and a message", function()
+      for _, case in ipairs {
+        { { cert = pem.cert, key = pem.other }, "does not match the certificate" },
+        { { cert = pem.enc_cert, key = pem.enc }, "a passphrase is required" },
+        { { cert = pem.enc_cert, key = pem.enc, passphrase = "wrong" }, "wrong passphrase" },
+        { { cert = pem.small_cert, key = pem.small_key }, "at least 2048" },
+        { { cert = "MIIB", key = pem.key }, "not PEM text" },
+      } do
+        local g, err = core.signer(case[1])
+        assert.is_nil(g)
+        assert.truthy(err:find(case[2], 1, true), err)
+        assert.is_nil(err:find(PASS, 1, true))
+      end
+      assert(core.signer { cert = pem.enc_cert, key = pem.enc, passphrase = PASS })
+      assert.has_error(function() core.signer { cert = pem.cert, key = pem.key, alg = "HS256" } end,
+        "option 'alg' must be \"PS256\" or \"RS256\"")
+      assert.has_error(function() core.signer { cert = pem.cert } end, "option 'key' must be a string (got nil)")
     end)
   end)
 end)
