@@ -2,7 +2,6 @@
 local report_mod = require "autopilot.bulk.report"
 local progress = require "autopilot.bulk.progress"
 local journal = require "autopilot.bulk.journal"
-local batch = require "autopilot.bulk.batch"
 local cjson = require "cjson"
 local files = require "files"
 
@@ -214,25 +213,5 @@ describe("bulk journal file", function()
     local j, err = journal.open("/nonexistent-dir-xyz/j.jsonl", {})
     assert.is_nil(j)
     assert.are.equal("JournalUnwritable", err.code)
-  end)
-end)
-
-describe("bulk batch: Retry-After of an item", function()
-  it("reads whole and decimal seconds", function()
-    assert.are.equal(10, batch.retry_after("10"))
-    assert.are.equal(2.128, batch.retry_after(" 2.128 "))
-    assert.are.equal(0.5, batch.retry_after(".5"))
-    assert.is_nil(batch.retry_after(nil))
-    assert.is_nil(batch.retry_after("soon"))
-    assert.is_nil(batch.retry_after("-1"))
-  end)
-
-  it("reads an HTTP-date against the response's Date", function()
-    assert.are.equal(784111777, batch.parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"))
-    assert.are.equal(7, batch.retry_after("Sun, 06 Nov 1994 08:49:44 GMT", "Sun, 06 Nov 1994 08:49:37 GMT"))
-    assert.are.equal(0, batch.retry_after("Sun, 06 Nov 1994 08:49:30 GMT", "Sun, 06 Nov 1994 08:49:37 GMT"))
-    local future = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 30)
-    local wait = batch.retry_after(future)
-    assert.is_true(wait >= 29 and wait <= 30)
   end)
 end)

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "batch.h"
 #include "clock.h"
 #include "engine.h"
 #include "json.h"
@@ -24,7 +25,7 @@ static int needs_token(const ap_session *s, const ap_xfer *x)
 static CURLcode start(ap_session *s, ap_xfer *x, double now)
 {
     const char *bearer = NULL;
-    if (x->kind == AP_XK_GRAPH && needs_token(s, x)) {
+    if (x->kind != AP_XK_TOKEN && needs_token(s, x)) {
         bearer = s->auth.token.value;
         x->token_gen = s->auth.token.gen;
     }
@@ -38,11 +39,12 @@ static CURLcode start(ap_session *s, ap_xfer *x, double now)
     }
     x->state = AP_XS_RUNNING;
     x->attempts++;
-    if (x->kind == AP_XK_GRAPH) {
+    x->started = now;
+    if (x->kind != AP_XK_TOKEN) {
         ap_list_push(&s->running, x);
         s->stats.requests++;
         if (ap_is_write(x))
-            ap_pacing_record_write(&s->pacing, now);
+            ap_pacing_write_started(&s->pacing, now);
     }
     return CURLE_OK;
 }
@@ -98,6 +100,69 @@ static double earlier(double a, double b)
     return a < b ? a : b;
 }
 
+/* How many writes leave together with x: an envelope's worth of the $batch items queued with it. */
+static int burst_of(const ap_session *s, const ap_xfer *x)
+{
+    if (!x->batch_url)
+        return 1;
+    int n = 0;
+    for (const ap_xfer *y = s->queued.head; y && n < AP_BATCH_MAX; y = y->next)
+        n += y->batch_url && strcmp(y->batch_url, x->batch_url) == 0;
+    return n;
+}
+
+/* Whether a queued item may go along in an envelope now (the budget was checked for the envelope). */
+static int ready(ap_session *s, const ap_xfer *x, double now)
+{
+    return x->not_before <= now && !ap_pacing_paused(&s->pacing, now) &&
+           (!needs_token(s, x) || ap_token_usable(&s->auth.token, now));
+}
+
+static void item_started(ap_session *s, ap_xfer *x, double now)
+{
+    x->state = AP_XS_RUNNING;
+    x->attempts++;
+    x->started = now;
+    if (ap_is_write(x))
+        ap_pacing_write_started(&s->pacing, now);
+}
+
+/* Starts an envelope for x and the other items to the same batch URL that are ready too, up to n (what
+ * the budget allows at once, at most AP_BATCH_MAX); each item spends its own write of budget. */
+static void start_envelope(ap_session *s, ap_xfer *x, double now, int n)
+{
+    ap_xfer *e = ap_batch_new(x->batch_url);
+    ap_list_remove(&s->queued, x);
+    if (!e) {
+        x->code = CURLE_OUT_OF_MEMORY;
+        finish(s, x);
+        return;
+    }
+    ap_batch_add(e, x);
+    item_started(s, x, now);
+    ap_xfer *y, *next;
+    for (y = s->queued.head; y && e->nitems < n; y = next) {
+        next = y->next;
+        if (y->batch_url && strcmp(y->batch_url, x->batch_url) == 0 && ready(s, y, now)) {
+            ap_list_remove(&s->queued, y);
+            ap_batch_add(e, y);
+            item_started(s, y, now);
+        }
+    }
+    CURLcode rc = ap_batch_seal(e) == 0 ? start(s, e, now) : CURLE_OUT_OF_MEMORY;
+    if (rc == CURLE_OK) {
+        s->stats.batch_items += e->nitems;
+        for (int i = 0; i < e->nitems; i++)
+            e->items[i]->token_gen = e->token_gen;
+        return;
+    }
+    for (int i = 0; i < e->nitems; i++) { /* never sent */
+        e->items[i]->code = rc;
+        finish(s, e->items[i]);
+    }
+    ap_xfer_free(e);
+}
+
 /* Starts what may start now (counted in *started); returns the earliest time something held back by time
  * could start. */
 static double start_ready(ap_session *s, double now, int *started)
@@ -124,8 +189,9 @@ static double start_ready(ap_session *s, double now, int *started)
             next = earlier(next, s->pacing.paused_until);
             break;
         }
+        int together = burst_of(s, x);
         if (ap_is_write(x)) {
-            double at = ap_pacing_write_at(&s->pacing, now);
+            double at = ap_pacing_write_at(&s->pacing, now, together);
             if (at > now) {
                 next = earlier(next, at);
                 continue; /* reads may still go */
@@ -155,8 +221,13 @@ static double start_ready(ap_session *s, double now, int *started)
                 continue; /* waits for the sign-in in progress */
         }
         x->awaiting_token = 0;
-        ap_list_remove(&s->queued, x);
         (*started)++;
+        if (x->batch_url) {
+            start_envelope(s, x, now, together);
+            after = s->queued.head; /* it took others along */
+            continue;
+        }
+        ap_list_remove(&s->queued, x);
         if (start(s, x, now) != CURLE_OK)
             finish(s, x);
     }
@@ -175,9 +246,9 @@ static int token_refused(const ap_xfer *x)
            ap_json_equals(code, "InvalidAuthenticationToken");
 }
 
-static void graph_done(ap_session *s, ap_xfer *x, double now)
+/* A Graph request's attempt ended (on its own, or inside an envelope): retry, or finish. */
+static void judge(ap_session *s, ap_xfer *x, double now)
 {
-    ap_list_remove(&s->running, x);
     double ra = ap_retry_after_of(x);
     if (ra >= 0)
         x->retry_after = ra;
@@ -193,17 +264,55 @@ static void graph_done(ap_session *s, ap_xfer *x, double now)
     }
     int throttled = x->code == CURLE_OK && x->status == 429, retry = ap_should_retry(x);
     double wait = throttled || retry ? ap_retry_wait(&s->retry, x, ra) : 0;
-    if (throttled) {
+    if (throttled)
         s->stats.throttled++;
-        /* a huge (or infinite) Retry-After must not stall the session beyond what the caller waits */
-        ap_pacing_pause(&s->pacing, now, now + earlier(wait, s->retry.max_retry_wait));
-    }
+    if (x->code == CURLE_OK)
+        ap_pacing_sample(&s->pacing, x->send_time, x->reply_time);
+    /* a huge (or infinite) Retry-After must not stall the session beyond what the caller waits */
+    ap_pacing_reply(&s->pacing, ap_is_write(x), x->started, x->code == CURLE_OK ? x->status : 0,
+                    earlier(wait, s->retry.max_retry_wait), now);
     if (retry && ap_schedule_retry(&s->retry, x, now, wait)) {
         s->stats.retries++;
         ap_list_push_front(&s->queued, x);
         return;
     }
     finish(s, x);
+}
+
+/* An envelope ended: each item gets its own part of a 2xx reply, or the envelope's whole answer (a 429, a
+ * 503, a transport failure: then the items are retried, or end, as the envelope would have). */
+static void envelope_done(ap_session *s, ap_xfer *e, double now)
+{
+    int split = e->code == CURLE_OK && e->status >= 200 && e->status < 300;
+    if (split)
+        ap_batch_split(e);
+    for (int i = 0; i < e->nitems; i++) {
+        ap_xfer *x = e->items[i];
+        x->send_time = e->send_time;
+        x->reply_time = e->reply_time;
+        if (!split) {
+            x->code = e->code;
+            x->status = e->status;
+            memcpy(x->errbuf, e->errbuf, sizeof x->errbuf);
+            ap_buf_reset(&x->resp_headers);
+            ap_buf_reset(&x->resp_body);
+            if (ap_buf_append(&x->resp_headers, e->resp_headers.data ? e->resp_headers.data : "",
+                              e->resp_headers.len) ||
+                ap_buf_append(&x->resp_body, e->resp_body.data ? e->resp_body.data : "", e->resp_body.len))
+                x->code = CURLE_OUT_OF_MEMORY;
+        }
+        judge(s, x, now);
+    }
+    ap_xfer_free(e);
+}
+
+static void graph_done(ap_session *s, ap_xfer *x, double now)
+{
+    ap_list_remove(&s->running, x);
+    if (x->kind == AP_XK_BATCH)
+        envelope_done(s, x, now);
+    else
+        judge(s, x, now);
 }
 
 static int process_messages(ap_session *s)
@@ -222,6 +331,11 @@ static int process_messages(ap_session *s)
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         x->status = status;
+        curl_off_t sent = -1, first = -1; /* microseconds from the start */
+        curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &sent);
+        curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
+        x->send_time = sent >= 0 ? (double)sent / 1e6 : -1;
+        x->reply_time = first >= 0 ? (double)first / 1e6 : -1;
         long connects = 0; /* new connections this attempt opened (0: it reused one) */
         if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
             s->stats.connections += connects;
@@ -281,6 +395,19 @@ int ap_engine_queued_writes(const ap_session *s)
     return n;
 }
 
+int ap_engine_cancel(ap_session *s, lua_Integer id)
+{
+    for (ap_xfer *x = s->queued.head; x; x = x->next) {
+        if (x->id == id) {
+            ap_list_remove(&s->queued, x);
+            x->cancelled = 1;
+            finish(s, x);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 ap_xfer *ap_engine_take(ap_session *s, lua_Integer id)
 {
     for (ap_xfer *x = s->done.head; x; x = x->next) {
@@ -299,6 +426,8 @@ static void free_list(ap_session *s, ap_list *l)
         ap_list_remove(l, x);
         if (x->easy && s->multi)
             curl_multi_remove_handle(s->multi, x->easy);
+        for (int i = 0; i < x->nitems; i++) /* an envelope's items are in no list */
+            ap_xfer_free(x->items[i]);
         ap_xfer_free(x);
     }
 }

@@ -1,14 +1,37 @@
 /*
  * lua-autopilot: pacing (pacing.h).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pacing.h"
 
+#define SPREAD_RATE 3.0       /* starts leave at this many times the budget's rate */
+#define BURST_SHARE 0.1       /* ... after a burst of this share of the window */
+#define MIN_BURST 5           /* ... or of this many: a small budget is not dripped out one by one */
+#define DECREASE_AT_MOST 0.95 /* a decrease takes at least 5% off */
+#define GROW_SHARE 0.05       /* growth per clean window: this share of the distance to the ceiling */
+#define DEFAULT_MARGIN 0.05   /* seconds, until the session has measured its own */
+
 int ap_is_write(const ap_xfer *x)
 {
+    /* an envelope is not one: each of its items is */
     return x->kind == AP_XK_GRAPH && strcmp(x->method, "GET") != 0 && strcmp(x->method, "HEAD") != 0;
+}
+
+void ap_pacing_init(ap_pacing *p)
+{
+    memset(p, 0, sizeof *p);
+    p->margin = DEFAULT_MARGIN;
+    p->reply_min = HUGE_VAL;
+    p->last_decrease = p->pause_decided = -HUGE_VAL;
+    p->streak = 1;
+}
+
+static double at_index(const ap_pacing *p, int i) /* i-th oldest */
+{
+    return p->starts[(p->head + i) % p->limit_writes];
 }
 
 int ap_pacing_set_limit(ap_pacing *p, int writes, double seconds)
@@ -21,28 +44,59 @@ int ap_pacing_set_limit(ap_pacing *p, int writes, double seconds)
             return -1;
         int keep = p->count < writes ? p->count : writes;
         for (int i = 0; i < keep; i++) /* oldest first */
-            ring[i] = p->starts[(p->head + p->count - keep + i) % p->limit_writes];
+            ring[i] = at_index(p, p->count - keep + i);
         count = keep;
     }
     free(p->starts);
     p->starts = ring;
-    p->limit_writes = writes;
-    p->limit_seconds = seconds;
     p->head = 0;
     p->count = count;
+    p->limit_writes = writes;
+    p->limit_seconds = seconds;
+    if (!(p->adapted > 0) || p->adapted > writes)
+        p->adapted = writes;
     return 0;
 }
 
-double ap_pacing_write_at(const ap_pacing *p, double now)
+static double window(const ap_pacing *p)
 {
-    if (p->limit_writes <= 0 || p->count < p->limit_writes)
-        return now;
-    double at = p->starts[p->head] + p->limit_seconds; /* the ring is full: head is the oldest start */
-    return at > now ? at : now;
+    return p->limit_seconds + p->margin;
 }
 
-void ap_pacing_record_write(ap_pacing *p, double now)
+static double spread_rate(const ap_pacing *p)
 {
+    return SPREAD_RATE * p->adapted / p->limit_seconds;
+}
+
+double ap_pacing_write_at(const ap_pacing *p, double now, int n)
+{
+    if (p->limit_writes <= 0)
+        return now;
+    double at = now;
+    int k = (int)floor(p->adapted);
+    if (k < 1)
+        k = 1;
+    if (n > k)
+        n = k;
+    if (n < 1)
+        n = 1;
+    if (p->count > k - n) { /* the (k - n + 1)-th newest start must leave the window first */
+        double t = at_index(p, p->count - (k - n + 1)) + window(p);
+        if (t > at)
+            at = t;
+    }
+    double burst = p->adapted * BURST_SHARE;
+    if (burst < MIN_BURST)
+        burst = p->adapted < MIN_BURST ? p->adapted : MIN_BURST;
+    if (burst < n)
+        burst = n;
+    double t = p->tat + (n - burst) / spread_rate(p);
+    return t > at ? t : at;
+}
+
+void ap_pacing_write_started(ap_pacing *p, double now)
+{
+    p->writes++;
     if (p->limit_writes <= 0)
         return;
     if (p->count < p->limit_writes) {
@@ -52,16 +106,106 @@ void ap_pacing_record_write(ap_pacing *p, double now)
         p->starts[p->head] = now;
         p->head = (p->head + 1) % p->limit_writes;
     }
+    p->tat = (p->tat > now ? p->tat : now) + 1 / spread_rate(p);
 }
 
-void ap_pacing_pause(ap_pacing *p, double now, double until)
+/* A throttled start spent none of the server's budget: it leaves the ring (searched from the newest). */
+static void forget_start(ap_pacing *p, double started)
 {
-    if (until <= p->paused_until)
+    for (int i = p->count - 1; i >= 0; i--) {
+        if (at_index(p, i) != started)
+            continue;
+        for (int j = i; j < p->count - 1; j++)
+            p->starts[(p->head + j) % p->limit_writes] = at_index(p, j + 1);
+        p->count--;
         return;
-    double from = p->paused_until > now ? p->paused_until : now;
-    if (until > from)
-        p->paused_seconds += until - from;
-    p->paused_until = until;
+    }
+}
+
+/* Our starts in the window before `started` that the server did not refuse (or has not answered yet). */
+static int accepted_before(const ap_pacing *p, double started)
+{
+    int n = 0;
+    for (int i = p->count - 1; i >= 0; i--) {
+        double t = at_index(p, i);
+        if (t <= started - window(p))
+            break;
+        n += t <= started;
+    }
+    return n;
+}
+
+static void decrease(ap_pacing *p, double started, double now)
+{
+    double to = accepted_before(p, started);
+    if (to > p->adapted * DECREASE_AT_MOST)
+        to = p->adapted * DECREASE_AT_MOST;
+    p->adapted = to > 1 ? to : 1;
+    p->last_decrease = now;
+    p->hold_until = now + window(p); /* let the decrease show before growing again */
+    p->grow_mark = 0;
+    p->streak = 1;
+    p->decreases++;
+}
+
+static void grow(ap_pacing *p, double now)
+{
+    if (now < p->hold_until || p->adapted >= p->limit_writes)
+        return;
+    if (p->grow_mark == 0) {
+        p->grow_mark = now;
+        return;
+    }
+    if (now - p->grow_mark < window(p))
+        return;
+    double step = GROW_SHARE * (p->limit_writes - p->adapted);
+    p->adapted += (step > 1 ? step : 1) * p->streak;
+    if (p->adapted > p->limit_writes)
+        p->adapted = p->limit_writes;
+    if (p->streak < 64)
+        p->streak *= 2;
+    p->grow_mark = now;
+}
+
+void ap_pacing_reply(ap_pacing *p, int write, double started, long status, double wait, double now)
+{
+    if (status == 429) {
+        if (started >= p->pause_decided && now + wait > p->paused_until) {
+            double from = p->paused_until > now ? p->paused_until : now;
+            p->paused_seconds += now + wait - from;
+            p->paused_until = now + wait;
+            p->pause_decided = now;
+        }
+        if (write) {
+            p->throttled_writes++;
+            if (p->limit_writes > 0) {
+                forget_start(p, started);
+                if (started >= p->last_decrease)
+                    decrease(p, started, now);
+            }
+        }
+    } else if (status > 0 && write && p->limit_writes > 0) {
+        grow(p, now);
+    }
+}
+
+void ap_pacing_sample(ap_pacing *p, double send_seconds, double reply_seconds)
+{
+    if (!(send_seconds >= 0) || !(reply_seconds >= send_seconds))
+        return;
+    if (p->samples++ == 0) {
+        p->send_avg = send_seconds;
+        p->send_dev = send_seconds / 2;
+    } else { /* as TCP's round-trip estimator: an average and a mean deviation */
+        p->send_dev += (fabs(send_seconds - p->send_avg) - p->send_dev) / 4;
+        p->send_avg += (send_seconds - p->send_avg) / 8;
+    }
+    double wire = reply_seconds - send_seconds;
+    if (wire < p->reply_min)
+        p->reply_min = wire;
+    double m = p->send_avg + 4 * p->send_dev + p->reply_min / 2;
+    double cap = p->limit_seconds > 0 ? p->limit_seconds / 4 : 1;
+    p->margin = m < 0.002 ? 0.002 : m > cap ? cap : m;
 }
 
 int ap_pacing_paused(const ap_pacing *p, double now)
@@ -72,20 +216,28 @@ int ap_pacing_paused(const ap_pacing *p, double now)
 void ap_pacing_free(ap_pacing *p)
 {
     free(p->starts);
-    memset(p, 0, sizeof *p);
+    ap_pacing_init(p);
 }
 
 void ap_pacing_push(lua_State *L, const ap_pacing *p, double now, int queued_writes)
 {
-    double at = ap_pacing_write_at(p, now);
+    double at = ap_pacing_write_at(p, now, 1);
     if (p->paused_until > at)
         at = p->paused_until;
     lua_pushinteger(L, queued_writes);
     lua_setfield(L, -2, "queued_writes");
     lua_pushnumber(L, queued_writes > 0 && at > now ? at - now : 0);
     lua_setfield(L, -2, "write_wait");
+    lua_pushinteger(L, p->writes);
+    lua_setfield(L, -2, "writes");
+    lua_pushinteger(L, p->throttled_writes);
+    lua_setfield(L, -2, "throttled_writes");
     if (p->limit_writes > 0) {
         lua_pushnumber(L, p->limit_writes / p->limit_seconds);
         lua_setfield(L, -2, "write_rate");
+        lua_pushnumber(L, p->adapted / p->limit_seconds);
+        lua_setfield(L, -2, "adapted_rate");
+        lua_pushnumber(L, p->margin);
+        lua_setfield(L, -2, "margin");
     }
 }

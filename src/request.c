@@ -7,11 +7,13 @@
 
 #include <lauxlib.h>
 
+#include "batch.h"
 #include "options.h"
 #include "request.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", NULL};
-static const char *const request_keys[] = {"method", "url", "body", "headers", "idempotent", "tag", NULL};
+static const char *const request_keys[] = {"method",     "url", "body",  "headers",
+                                           "idempotent", "tag", "batch", NULL};
 
 static int is_tchar(unsigned char c)
 {
@@ -145,6 +147,17 @@ ap_xfer *ap_request_new(lua_State *L, int idx)
         hi = lua_gettop(L);
         check_headers(L, hi);
     }
+    size_t batch_len = 0;
+    const char *batch = NULL;
+    t = lua_getfield(L, idx, "batch");
+    if (t != LUA_TNIL) {
+        if (t != LUA_TSTRING)
+            luaL_error(L, "request batch must be a string (got %s)", lua_typename(L, t));
+        batch = lua_tolstring(L, -1, &batch_len);
+        check_url(L, batch, batch_len);
+        if (!ap_batch_relative(batch, url))
+            luaL_error(L, "request url must be under the batch URL's version");
+    }
     int idempotent = strcmp(method, "POST") != 0 && strcmp(method, "PATCH") != 0;
     t = lua_getfield(L, idx, "idempotent");
     if (t != LUA_TNIL) {
@@ -159,7 +172,9 @@ ap_xfer *ap_request_new(lua_State *L, int idx)
     int oom = !x;
     if (x) {
         x->idempotent = idempotent;
-        if (body) {
+        if (batch && !(x->batch_url = strdup(batch)))
+            oom = 1;
+        if (body && !oom) {
             x->has_body = 1;
             x->body_len = body_len;
             x->body = malloc(body_len + 1);

@@ -57,6 +57,10 @@ void ap_push_result(lua_State *L, const ap_xfer *x, int tags_idx)
     }
     ap_push_headers(L, &x->resp_headers);
     lua_setfield(L, -2, "headers");
+    if (x->cancelled) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "cancelled");
+    }
     if (x->auth_failed) {
         push_auth_failure(L, &x->auth_failure);
         lua_setfield(L, -2, "auth");

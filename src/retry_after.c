@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <lauxlib.h>
 
 #include "clock.h"
+#include "core_open.h"
 #include "headers.h"
 #include "retry_after.h"
 
@@ -80,4 +82,31 @@ double ap_parse_retry_after(const char *v, size_t n, const ap_buf *headers)
     if (ref < 0)
         ref = ap_epoch();
     return at > ref ? at - ref : 0;
+}
+
+/* core.retry_after(value [, date]) -> seconds | nil: what the engine reads from a reply (for tests and
+ * tools). */
+static int l_retry_after(lua_State *L)
+{
+    size_t n, dn = 0;
+    const char *v = luaL_checklstring(L, 1, &n);
+    const char *date = luaL_optlstring(L, 2, NULL, &dn);
+    ap_buf headers = {0};
+    if (date && (ap_buf_append(&headers, "Date: ", 6) || ap_buf_append(&headers, date, dn))) {
+        ap_buf_free(&headers);
+        return luaL_error(L, "not enough memory");
+    }
+    double wait = ap_parse_retry_after(v, n, date ? &headers : NULL);
+    ap_buf_free(&headers);
+    if (wait < 0)
+        luaL_pushfail(L);
+    else
+        lua_pushnumber(L, wait);
+    return 1;
+}
+
+void ap_open_retry_after(lua_State *L)
+{
+    lua_pushcfunction(L, l_retry_after);
+    lua_setfield(L, -2, "retry_after");
 }

@@ -100,6 +100,7 @@ static int l_session(lua_State *L)
     lua_settop(L, 1);
     ap_session *s = lua_newuserdatauv(L, sizeof *s, AP_SESSION_UVS);
     memset(s, 0, sizeof *s); /* closed: every pointer NULL, __gc has nothing to free */
+    ap_pacing_init(&s->pacing);
     luaL_setmetatable(L, AP_SESSION_MT);
     lua_newtable(L);
     lua_setiuservalue(L, 2, AP_UV_TAGS);
@@ -261,6 +262,13 @@ static int l_request(lua_State *L)
     return 1;
 }
 
+static int l_cancel(lua_State *L)
+{
+    ap_session *s = check_open(L);
+    lua_pushboolean(L, ap_engine_cancel(s, luaL_checkinteger(L, 2)));
+    return 1;
+}
+
 static int l_configure(lua_State *L)
 {
     ap_session *s = check_open(L);
@@ -301,6 +309,8 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "tokens_fetched");
     lua_pushinteger(L, s->stats.connections);
     lua_setfield(L, -2, "connections");
+    lua_pushinteger(L, s->stats.batch_items);
+    lua_setfield(L, -2, "batch_items");
     ap_pacing_push(L, &s->pacing, ap_now(), ap_engine_queued_writes(s));
     return 1;
 }
@@ -356,9 +366,9 @@ static int l_tostring(lua_State *L)
 /* ---- registration ------------------------------------------------------------------------------ */
 
 static const luaL_Reg session_methods[] = {
-    {"submit", l_submit},         {"poll", l_poll},           {"request", l_request},
-    {"pending", l_pending},       {"stats", l_stats},         {"close", l_close},
-    {"token_info", l_token_info}, {"configure", l_configure}, {NULL, NULL}};
+    {"submit", l_submit}, {"poll", l_poll},   {"request", l_request},       {"pending", l_pending},
+    {"stats", l_stats},   {"close", l_close}, {"token_info", l_token_info}, {"configure", l_configure},
+    {"cancel", l_cancel}, {NULL, NULL}};
 
 static const luaL_Reg session_meta[] = {
     {"__gc", l_gc}, {"__close", l_gc}, {"__tostring", l_tostring}, {"__index", NULL}, {NULL, NULL}};

@@ -23,7 +23,7 @@
 #define AP_SESSION_UVS 2
 
 typedef struct ap_stats {
-    lua_Integer requests, retries, throttled, connections;
+    lua_Integer requests, retries, throttled, connections, batch_items;
 } ap_stats;
 
 typedef struct ap_session {

@@ -55,6 +55,8 @@ void ap_xfer_free(ap_xfer *x)
         return;
     ap_xfer_end_attempt(x);
     free(x->url);
+    free(x->batch_url);
+    free(x->items); /* an envelope's items are freed by their owner, the engine */
     if (x->body)
         explicit_bzero(x->body, x->body_len); /* a token request carries the secret */
     free(x->body);

@@ -11,7 +11,7 @@
 
 #include "buf.h"
 
-enum ap_xfer_kind { AP_XK_GRAPH, AP_XK_TOKEN };
+enum ap_xfer_kind { AP_XK_GRAPH, AP_XK_TOKEN, AP_XK_BATCH }; /* BATCH: a $batch envelope of Graph items */
 enum ap_xfer_state { AP_XS_QUEUED, AP_XS_RUNNING, AP_XS_DONE };
 
 /* Default headers the caller replaced with its own. */
@@ -54,7 +54,9 @@ typedef struct ap_xfer {
     char errbuf[CURL_ERROR_SIZE];
     long status;
     CURLcode code;
-    unsigned token_gen; /* generation of the token the attempt carried */
+    unsigned token_gen;           /* generation of the token the attempt carried */
+    double started;               /* monotonic time the attempt started */
+    double send_time, reply_time; /* seconds from start to the request sent, to the first reply byte */
 
     /* across attempts */
     int attempts;       /* HTTP attempts sent */
@@ -65,6 +67,11 @@ typedef struct ap_xfer {
     double not_before;  /* monotonic time before which it must not start */
     int awaiting_token; /* was ready to start, but the session had no usable token */
 
+    char *batch_url;        /* a Graph item: sent inside $batch envelopes to this URL (NULL: on its own) */
+    struct ap_xfer **items; /* an envelope: the items it carries (owned by the engine, in no list) */
+    int nitems;
+
+    int cancelled;   /* taken out of the queue by the caller before its next attempt */
     int auth_failed; /* ended by the token endpoint: auth_failure says how */
     ap_auth_failure auth_failure;
 } ap_xfer;

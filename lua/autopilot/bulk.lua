@@ -33,7 +33,8 @@ local M = {}
 
 local function stats_of(s)
   local st = s:stats()
-  return { requests = st.requests or 0, retries = st.retries or 0, throttled = st.throttled or 0 }
+  return { requests = st.requests or 0, retries = st.retries or 0, throttled = st.throttled or 0,
+           paused = st.paused_seconds or 0, adapted_rate = st.adapted_rate, write_rate = st.write_rate }
 end
 
 local function finish_report(entries, meta)
@@ -112,10 +113,14 @@ local function execute(client, norm, o, t0)
   tracker:finish(state)
 
   local after = stats_of(s)
+  local write_seconds = run.write_seconds or 0
   return finish_report(entries, {
     elapsed = clock.now() - t0, requests = after.requests - before.requests,
-    retries = after.retries - before.retries + (run.item_retries or 0),
-    throttled = after.throttled - before.throttled + run.item_throttled, journal = o.journal, error = run.error,
+    retries = after.retries - before.retries, throttled = after.throttled - before.throttled,
+    paused_seconds = after.paused - before.paused, journal = o.journal, error = run.error,
+    -- pacing: the ceiling the run was given, where adaptation left it, and what the service let through
+    write_rate = after.write_rate, adapted_rate = after.adapted_rate,
+    achieved_rate = write_seconds > 0 and state.succeeded / write_seconds or nil,
   })
 end
 
@@ -156,10 +161,10 @@ function M.run(client, targets, opts)
   local t0 = clock.now()
   local s = client._session
   local saved = client._pacing
-  -- single writes are paced by the session; $batch items are paced by the batch writer, one envelope being
-  -- 20 writes to the service; verify reads get slots of their own
+  -- writes are paced by the session, $batch items one by one as single writes; verify reads get slots of
+  -- their own
   local extra = runner.read_slots(o)
-  s:configure { concurrency = o.concurrency + extra, limit = (not o.batch and o.limit) or false }
+  s:configure { concurrency = o.concurrency + extra, limit = o.limit }
   local ok, report, err = pcall(execute, client, norm, o, t0)
   s:configure { concurrency = saved.concurrency, limit = saved.limit }
   if not ok then error(report, 0) end

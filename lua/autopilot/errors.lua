@@ -15,7 +15,9 @@
 --                  `"input"` (rejected before anything was sent: a malformed id, a bad option value),
 --                  `"http"` (the service answered with an error status, or an unusable body),
 --                  `"transport"` (no answer: connection, TLS, timeout; `code` is curl's error name),
---                  `"auth"` (the token endpoint refused or failed us; nothing was sent to Graph)
+--                  `"auth"` (the token endpoint refused or failed us; nothing was sent to Graph),
+--                  `"cancelled"` (the caller stopped it, e.g. a bulk run that stopped, before it was sent again;
+--                  `status` is that of its last answer, if it had one)
 --
 -- `tostring(err)` is one readable line. Errors never carry a token or a secret: bodies from the service are
 -- the only text they quote, and those never echo credentials.
@@ -163,6 +165,11 @@ end
 -- @treturn[1] nil the request succeeded (HTTP 2xx)
 -- @treturn[2] autopilot.Error what went wrong
 function M.from_result(result)
+  if result.cancelled then
+    return M.new { code = "Cancelled", kind = "cancelled", attempts = result.attempts,
+      status = result.status ~= 0 and result.status or nil, retry_after = result.retry_after,
+      message = (result.attempts or 0) > 0 and "cancelled before it was sent again" or "cancelled before it was sent" }
+  end
   if result.auth then return from_token_failure(result.auth, result) end
   if result.transport then
     return M.new {

@@ -8,7 +8,6 @@
 -- writes in flight finish, the rest are `not_attempted`.
 -- @module autopilot.bulk.runner
 local errors = require "autopilot.errors"
-local batch = require "autopilot.bulk.batch"
 local verify = require "autopilot.bulk.verify"
 
 local M = {}
@@ -18,12 +17,17 @@ local TICK = 0.25 -- seconds: the longest poll, so progress keeps moving while n
 local Run = {}
 Run.__index = Run
 
--- The single-request writer: one unassignUserFromDevice per device.
+--- Items a `$batch` request carries (Graph's limit): in batch mode the session sends envelopes of this many.
+M.BATCH_SIZE = 20
+
+-- The writer: one unassignUserFromDevice per device, sent alone or (batch mode) carried by the C core in
+-- `$batch` envelopes; the core's retries, pacing and Retry-After apply to each item either way.
 local Single = {}
 Single.__index = Single
 
 local function single_writer(run, todo)
-  return setmetatable({ run = run, queue = todo, i = 1, in_flight = 0, aborted = false }, Single)
+  return setmetatable({ run = run, queue = todo, i = 1, in_flight = 0, aborted = false, ids = {},
+    batch_url = run.opts.batch and run.client:_url("/$batch") or nil }, Single)
 end
 
 function Single:next()
@@ -32,6 +36,7 @@ function Single:next()
   self.i = self.i + 1
   local req = self.run.client:_action_request(e.id, "unassignUserFromDevice", nil, self.run.action_opts)
   req.tag = e -- the plan entry itself: one table less per request
+  req.batch = self.batch_url
   self.in_flight = self.in_flight + 1
   return req
 end
@@ -45,16 +50,30 @@ function Single:busy()
   return self.in_flight > 0 or (not self.aborted and self.i <= #self.queue)
 end
 
+--- Remember the session's id of an entry's request (to cancel it if the run stops).
+function Single:sent(e, id)
+  self.ids[e] = id
+end
+
 function Single:abort()
   self.aborted = true
   for j = self.i, #self.queue do self.run:skip_rest(self.queue[j]) end
   self.i = #self.queue + 1
+  -- requests the core holds for a retry are not sent again: they come back cancelled
+  for _, id in pairs(self.ids) do self.run.session:cancel(id) end
 end
 
 function Single:handle(r)
   self.in_flight = self.in_flight - 1
   local e = r.tag
+  self.ids[e] = nil
   local err = errors.from_result(r)
+  if r.cancelled then
+    e.attempts = r.attempts
+    if e.attempts_before then e.attempts = e.attempts + e.attempts_before end
+    self.run:skip_rest(e)
+    return
+  end
   if err and err.status == 401 and not e.second_chance and not self.aborted then
     -- the core already fetched a new token and retried once; a request that outlived two tokens gets one
     -- more turn at the end of the queue instead of failing
@@ -113,6 +132,7 @@ function Run:write_outcome(e, r, err)
     self.state.succeeded = self.state.succeeded + 1
   end
   self.state.done = self.state.done + 1
+  self.last_write = self.clock.now()
   if self.journal then
     local ok, jerr = self.journal:write(e)
     if not ok and not self.error then self:abort(jerr) end
@@ -143,26 +163,23 @@ function Run:abort(err)
   self.writer:abort()
 end
 
---- Count a throttled batch item (the core counts the rest).
-function Run:throttled_item()
-  self.item_throttled = self.item_throttled + 1
-end
-
 --- Execute the writes of a plan.
 -- @tparam table o `{ client =, opts =, todo = entries, state = counters, journal = journal|nil,
 --   tracker = progress tracker, clock = autopilot.bulk.clock }`
--- @treturn table the run: `error` (set when it stopped early), `verify_checks`, `envelopes`, `item_retries`
+-- @treturn table the run: `error` (set when it stopped early), `verify_checks`, `write_seconds` (from the
+--   first write sent to the last one answered)
 function M.execute(o)
   local run = setmetatable({
     client = o.client, session = o.client._session, opts = o.opts, state = o.state, journal = o.journal,
-    tracker = o.tracker, clock = o.clock, item_throttled = 0,
+    tracker = o.tracker, clock = o.clock,
     action_opts = { via_profile = o.opts.via_profile },
   }, Run)
-  run.writer = o.opts.batch and batch.new(run, o.todo) or single_writer(run, o.todo)
+  run.writer = single_writer(run, o.todo)
   if o.opts.verify then run.verifier = verify.new(run.client, o.opts.verify) end
   local s = run.session
   local writer, verifier = run.writer, run.verifier
-  local write_cap = o.opts.concurrency
+  -- in batch mode `concurrency` counts envelopes in flight, each carrying up to BATCH_SIZE writes
+  local write_cap = o.opts.concurrency * (o.opts.batch and M.BATCH_SIZE or 1)
   local read_cap = M.read_slots(o.opts)
   local base_throttled = s:stats().throttled or 0
   local state = run.state
@@ -180,7 +197,8 @@ function M.execute(o)
     while writer.in_flight < write_cap do
       local req = writer:next(now)
       if not req then break end
-      s:submit(req)
+      writer:sent(req.tag, s:submit(req))
+      run.first_write = run.first_write or now
     end
     local busy = writer:busy() or (verifier and verifier:busy())
     if not busy then break end
@@ -209,7 +227,7 @@ function M.execute(o)
       if type(tag) == "table" then
         if tag.kind == "verify" then
           verifier:handle(r, now)
-        elseif tag.kind == "batch" or tag.id then -- a batch, or a single write (tagged with its entry)
+        elseif tag.id then -- a write, tagged with its entry
           writer:handle(r, now)
         end
       end
@@ -217,15 +235,14 @@ function M.execute(o)
     if shown then
       state.in_flight = writer.in_flight
       state.verifying = verifier and (verifier.n + verifier.in_flight) or 0
-      state.throttled = (s:stats().throttled or 0) - base_throttled + run.item_throttled
+      state.throttled = (s:stats().throttled or 0) - base_throttled
       run.tracker:update(state)
     end
   end
   state.in_flight, state.verifying = 0, 0
-  state.throttled = (s:stats().throttled or 0) - base_throttled + run.item_throttled
+  run.write_seconds = run.first_write and run.last_write and run.last_write - run.first_write
+  state.throttled = (s:stats().throttled or 0) - base_throttled
   run.verify_checks = verifier and verifier.checks or 0
-  run.envelopes = writer.envelopes
-  run.item_retries = writer.item_retries
   return run
 end
 

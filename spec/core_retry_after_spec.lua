@@ -1,0 +1,30 @@
+-- core.retry_after: how the C core reads Retry-After (src/retry_after.c), as a pure function.
+local core = require "autopilot.core"
+
+describe("autopilot.core Retry-After", function()
+  it("reads whole and decimal seconds", function()
+    assert.are.equal(10, core.retry_after("10"))
+    assert.are.equal(2.128, core.retry_after(" 2.128 "))
+    assert.are.equal(0.5, core.retry_after(".5"))
+    assert.is_nil(core.retry_after(""))
+    assert.is_nil(core.retry_after("soon"))
+    assert.is_nil(core.retry_after("-1"))
+    assert.is_nil(core.retry_after("1.2.3"))
+  end)
+
+  it("reads the first value of a comma list, as the official SDKs do", function()
+    assert.are.equal(30, core.retry_after("30,120"))
+    assert.are.equal(0, core.retry_after("0,120"))
+    assert.are.equal(0.249, core.retry_after("0.249, 0.124"))
+    assert.are.equal(60, core.retry_after(" 60 , 120"))
+    assert.is_nil(core.retry_after(",120"))
+  end)
+
+  it("reads an HTTP-date against the response's Date", function()
+    assert.are.equal(7, core.retry_after("Sun, 06 Nov 1994 08:49:44 GMT", "Sun, 06 Nov 1994 08:49:37 GMT"))
+    assert.are.equal(0, core.retry_after("Sun, 06 Nov 1994 08:49:30 GMT", "Sun, 06 Nov 1994 08:49:37 GMT"))
+    local future = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 30)
+    local wait = core.retry_after(future)
+    assert.is_true(wait >= 29 and wait <= 30)
+  end)
+end)
