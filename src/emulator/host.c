@@ -178,6 +178,13 @@ static int host_clock_l(lua_State *L)
     return 1;
 }
 
+/* Wall-clock seconds with their fraction, for HTTP-dates whose second must be rounded up exactly. */
+static int host_epoch_l(lua_State *L)
+{
+    lua_pushnumber(L, ap_epoch());
+    return 1;
+}
+
 static void stop_signals(sigset_t *set)
 {
     sigemptyset(set);
@@ -214,6 +221,7 @@ static int host_wait_signal(lua_State *L)
 
 static const luaL_Reg host_funcs[] = {{"start", host_start},
                                       {"clock", host_clock_l},
+                                      {"epoch", host_epoch_l},
                                       {"wait_signal", host_wait_signal},
                                       {"block_signals", host_block_signals},
                                       {NULL, NULL}};

@@ -36,6 +36,7 @@ local log_mod = require "autopilot.emulator.log"
 local random = require "autopilot.emulator.random"
 local store_mod = require "autopilot.emulator.store"
 local throttle_mod = require "autopilot.emulator.throttle"
+local host_clock = require "autopilot.emulator.host" -- its wall clock, for HTTP-dates
 
 local M = {}
 
@@ -168,6 +169,8 @@ local function log_entry(e)
 end
 
 --- The Retry-After header for a wait of `wait` emulated seconds, in the configured mix of forms.
+-- Every form rounds up, never down, and the time returned is what the header *says*, so a client is
+-- judged against what it was told.
 -- @local
 -- @tparam number wait emulated seconds
 -- @tparam number emu emulated now
@@ -175,17 +178,24 @@ end
 -- @treturn number|nil the emulated time a client honouring it comes back
 function App:retry_after(wait, emu)
   local form = self.throttle:form(self.rng_throttle)
-  local real = self.clock:to_real(wait)
+  local real = self.clock:to_real(wait + self.throttle.retry_after_extra)
+  local scale = self.clock.scale
   if form == "absent" then return nil, nil end
   if form == "decimal" then
     local v = math.ceil(real * 1000) / 1000
-    return string.format("%.3f", v), emu + wait
+    return string.format("%.3f", v), emu + v * scale
+  end
+  if form == "date" then
+    local wall = host_clock.epoch()
+    local at = math.ceil(wall + real)
+    if at - wall < 1 then at = at + 1 end -- an HTTP-date has whole seconds: at least one ahead
+    return os.date("!%a, %d %b %Y %H:%M:%S GMT", at), emu + (at - wall) * scale
   end
   local secs = math.max(1, math.ceil(real))
-  if form == "date" then
-    return os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + secs + 1), emu + wait
+  if form == "list" then -- "N,M": N the real wait (the Graph SDKs read the first value), M a longer hint
+    return string.format("%d,%d", secs, math.max(120, 2 * secs)), emu + secs * scale
   end
-  return tostring(secs), emu + wait
+  return tostring(secs), emu + secs * scale
 end
 
 local function spoil(resp, kind)

@@ -1,14 +1,21 @@
---- Intune's request limits, per fixed window of emulated time (20 s by default).
+--- Intune's request limits, per window of emulated time (20 s by default), under one of three models.
 -- Budgets, per window: writes (POST/PUT/PATCH/DELETE) 200 per tenant and 100 per app; all
--- requests 2000 per tenant and 1000 per app. A refused request spends no budget. The wait told
--- to the client is the rest of the window.
+-- requests 2000 per tenant and 1000 per app. A refused request spends no budget. Intune does not
+-- document its algorithm, so the model is a setting (`model`):
 --
--- Early retries: every 429 records when its Retry-After ends, under the request's
--- client-request-id and under app + method + path with query. A later request is a retry of it
--- when it carries the same client-request-id, or (failing that) comes from the same app with the
--- same method, path and query (a `Retry-Attempt` header is not needed, but is logged). A retry arriving before
--- that time is counted in `early_retries`. Records are dropped once their time has passed.
--- 429s sent without a Retry-After set no time and so count no early retry.
+-- - "fixed" (default): windows start at multiples of `window`; the wait told is the rest of the window.
+-- - "sliding": at most the limit of *arrivals* in any `window`; the wait is until the oldest counted
+--   arrival ages out.
+-- - "bucket": a token bucket per budget, capacity the limit, refilled continuously at limit / window;
+--   the wait is until one token is back.
+--
+-- Early retries: every 429 that carried a Retry-After records when the wait *it sent* ends (the
+-- HTTP-date, or the first value of a comma list), under the request's client-request-id and under
+-- app + method + path with query. A later request is a retry of it when it carries the same
+-- client-request-id, or (failing that) comes from the same app with the same method, path and query (a
+-- `Retry-Attempt` header is not needed, but is logged). A retry arriving before that time is counted in
+-- `early_retries`, even if the budget would have admitted it. 429s sent without a Retry-After set no time
+-- and so count no early retry. Records are dropped once their time has passed.
 -- @module autopilot.emulator.throttle
 local M = {}
 
@@ -16,22 +23,75 @@ local Throttle = {}
 Throttle.__index = Throttle
 
 M.DEFAULTS = { window = 20, tenant_writes = 200, app_writes = 100, tenant_requests = 2000, app_requests = 1000 }
+M.MODELS = { fixed = true, sliding = true, bucket = true }
+
+-- One budget's accounting under each model: `wait(c, limit, window, now)` is nil when one more request
+-- fits, else the emulated seconds until it would; `spend(c, limit, window, now)` counts one.
+local MODEL = {}
+
+MODEL.fixed = {
+  new = function() return { start = -math.huge, n = 0 } end,
+  wait = function(c, limit, window, now)
+    if now >= c.start + window then c.start, c.n = now - (now % window), 0 end
+    if c.n < limit then return nil end
+    return c.start + window - now
+  end,
+  spend = function(c) c.n = c.n + 1 end,
+}
+
+MODEL.sliding = { -- arrivals kept oldest first in q[head .. tail]
+  new = function() return { q = {}, head = 1, tail = 0 } end,
+  wait = function(c, limit, window, now)
+    while c.head <= c.tail and c.q[c.head] <= now - window do
+      c.q[c.head] = nil
+      c.head = c.head + 1
+    end
+    if c.tail - c.head + 1 < limit then return nil end
+    return c.q[c.tail - limit + 1] + window - now
+  end,
+  spend = function(c, _, _, now)
+    c.tail = c.tail + 1
+    c.q[c.tail] = now
+  end,
+}
+
+MODEL.bucket = {
+  new = function() return { tokens = nil, at = 0 } end,
+  wait = function(c, limit, window, now)
+    local rate = limit / window
+    c.tokens = math.min(limit, (c.tokens or limit) + math.max(0, now - c.at) * rate)
+    c.at = now
+    if c.tokens >= 1 then return nil end
+    return (1 - c.tokens) / rate
+  end,
+  spend = function(c) c.tokens = c.tokens - 1 end,
+}
+
+local function fresh_counters(self)
+  self.tenant_w, self.tenant_r, self.app_w, self.app_r = MODEL[self.model].new(), MODEL[self.model].new(), {}, {}
+end
 
 --- A new throttle, off unless `cfg` says so.
--- @tparam[opt] boolean|table cfg true, false, or `{ enabled =, window =, tenant_writes =, app_writes =,
--- tenant_requests =, app_requests =, retry_after = { integer =, decimal =, date =, absent = } }`
--- (retry_after: relative weights of the header forms; default integer only)
--- @treturn table the throttle
+-- @tparam[opt] boolean|table cfg true, false, or `{ enabled =, model = "fixed"|"sliding"|"bucket", window =,
+-- tenant_writes =, app_writes =, tenant_requests =, app_requests =,
+-- retry_after = { integer =, decimal =, date =, list =, absent = }, retry_after_extra = seconds }`
+-- (retry_after: relative weights of the header forms; default integer only; a string names one form;
+-- retry_after_extra: emulated seconds added to every Retry-After, as a service asking for more than its
+-- window needs, default 0)
+-- @treturn table the throttle; raises a message naming the key on a bad setting
 function M.new(cfg)
-  local self = setmetatable({ enabled = false, window_start = -math.huge, tenant_w = 0, tenant_r = 0,
-    app_w = {}, app_r = {}, by_crid = {}, by_key = {}, early = 0, throttled = 0, records = 0 }, Throttle)
+  local self = setmetatable({ enabled = false, model = "fixed", retry_after_extra = 0, by_crid = {}, by_key = {}, early = 0,
+    throttled = 0, records = 0 }, Throttle)
   for k, v in pairs(M.DEFAULTS) do self[k] = v end
+  fresh_counters(self)
   self.mix = { { "integer", 1 } }
   self:configure(cfg)
   return self
 end
 
-local FORMS = { integer = true, decimal = true, date = true, absent = true }
+local FORM_ORDER = { "integer", "decimal", "date", "list", "absent" }
+local FORMS = {}
+for _, f in ipairs(FORM_ORDER) do FORMS[f] = true end
 
 --- Changes settings; keys absent from `cfg` keep their values.
 -- @tparam boolean|table|nil cfg see `new`
@@ -46,15 +106,30 @@ function Throttle:configure(cfg)
       self[k] = cfg[k]
     end
   end
+  if cfg.retry_after_extra ~= nil then
+    local x = cfg.retry_after_extra
+    if type(x) ~= "number" or not (x >= 0) or x == math.huge then
+      error("throttle.retry_after_extra: expected seconds >= 0", 0)
+    end
+    self.retry_after_extra = x
+  end
+  if cfg.model ~= nil then
+    if not M.MODELS[cfg.model] then error("throttle.model: expected \"fixed\", \"sliding\" or \"bucket\"", 0) end
+    if cfg.model ~= self.model then
+      self.model = cfg.model
+      fresh_counters(self) -- another model's accounting starts from a full budget
+    end
+  end
   for k in pairs(cfg) do
-    if M.DEFAULTS[k] == nil and k ~= "enabled" and k ~= "retry_after" then
+    if M.DEFAULTS[k] == nil and k ~= "enabled" and k ~= "retry_after" and k ~= "model"
+        and k ~= "retry_after_extra" then
       error("throttle: unknown key '" .. tostring(k) .. "'", 0)
     end
   end
   if cfg.retry_after ~= nil then
     local mix = {}
     if type(cfg.retry_after) == "string" then cfg.retry_after = { [cfg.retry_after] = 1 } end
-    for _, form in ipairs({ "integer", "decimal", "date", "absent" }) do
+    for _, form in ipairs(FORM_ORDER) do
       local w = cfg.retry_after[form]
       if w ~= nil and (type(w) ~= "number" or w < 0) then
         error("throttle.retry_after." .. form .. ": expected a weight", 0)
@@ -71,7 +146,7 @@ end
 
 --- Picks the Retry-After form for one 429.
 -- @tparam table rng a random stream
--- @treturn string "integer" | "decimal" | "date" | "absent"
+-- @treturn string "integer" | "decimal" | "date" | "list" | "absent"
 function Throttle:form(rng)
   if #self.mix == 1 then return self.mix[1][1] end
   local total = 0
@@ -88,21 +163,27 @@ end
 -- @tparam string app the caller's app id
 -- @tparam boolean write whether the request is a write
 -- @tparam number now emulated seconds
--- @treturn number|nil nil when allowed; else the emulated seconds until the window ends
+-- @treturn number|nil nil when allowed; else the emulated seconds until every budget it needs admits it
 function Throttle:admit(app, write, now)
   if not self.enabled then return nil end
-  if now >= self.window_start + self.window then
-    self.window_start = now - (now % self.window)
-    self.tenant_w, self.tenant_r, self.app_w, self.app_r = 0, 0, {}, {}
+  local m, w = MODEL[self.model], self.window
+  self.app_r[app] = self.app_r[app] or m.new()
+  local need = { { self.tenant_r, self.tenant_requests }, { self.app_r[app], self.app_requests } }
+  if write then
+    self.app_w[app] = self.app_w[app] or m.new()
+    need[3] = { self.tenant_w, self.tenant_writes }
+    need[4] = { self.app_w[app], self.app_writes }
   end
-  local ar, aw = self.app_r[app] or 0, self.app_w[app] or 0
-  if self.tenant_r >= self.tenant_requests or ar >= self.app_requests
-      or (write and (self.tenant_w >= self.tenant_writes or aw >= self.app_writes)) then
+  local wait
+  for _, b in ipairs(need) do
+    local t = m.wait(b[1], b[2], w, now)
+    if t and (not wait or t > wait) then wait = t end
+  end
+  if wait then
     self.throttled = self.throttled + 1
-    return self.window_start + self.window - now
+    return wait
   end
-  self.tenant_r, self.app_r[app] = self.tenant_r + 1, ar + 1
-  if write then self.tenant_w, self.app_w[app] = self.tenant_w + 1, aw + 1 end
+  for _, b in ipairs(need) do m.spend(b[1], b[2], w, now) end
   return nil
 end
 
