@@ -18,7 +18,7 @@ void ap_engine_wait(ap_session *s, double until); /* sleeps in curl_multi_poll u
 void ap_engine_auth_outcome(ap_session *s, ap_flow_outcome o, double now); /* after the host answered */
 int ap_engine_active(const ap_session *s);                                 /* queued or running transfers */
 int ap_engine_queued_writes(const ap_session *s);
-int ap_engine_cancel(ap_session *s, lua_Integer id); /* a queued transfer ends as cancelled: 1, else 0 */
+int ap_engine_cancel(ap_session *s, lua_Integer id);    /* a queued transfer ends as cancelled: 1, else 0 */
 ap_xfer *ap_engine_take(ap_session *s, lua_Integer id); /* a finished transfer (0: the first one), or NULL */
 void ap_engine_close(ap_session *s);                    /* frees every transfer and the multi handle */
 

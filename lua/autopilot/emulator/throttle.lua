@@ -80,8 +80,8 @@ end
 -- window needs, default 0)
 -- @treturn table the throttle; raises a message naming the key on a bad setting
 function M.new(cfg)
-  local self = setmetatable({ enabled = false, model = "fixed", retry_after_extra = 0, by_crid = {}, by_key = {}, early = 0,
-    throttled = 0, records = 0 }, Throttle)
+  local self = setmetatable({ enabled = false, model = "fixed", retry_after_extra = 0, by_crid = {}, by_key = {},
+    early = 0, throttled = 0, records = 0 }, Throttle)
   for k, v in pairs(M.DEFAULTS) do self[k] = v end
   fresh_counters(self)
   self.mix = { { "integer", 1 } }
@@ -108,7 +108,7 @@ function Throttle:configure(cfg)
   end
   if cfg.retry_after_extra ~= nil then
     local x = cfg.retry_after_extra
-    if type(x) ~= "number" or not (x >= 0) or x == math.huge then
+    if type(x) ~= "number" or x ~= x or x < 0 or x == math.huge then
       error("throttle.retry_after_extra: expected seconds >= 0", 0)
     end
     self.retry_after_extra = x
