@@ -29,6 +29,23 @@ describe("autopilot.bulk", function()
     for _, d in ipairs(st.devices) do assert.equal("", d.userPrincipalName) end
   end)
 
+  it("reports its pacing: achieved and adapted rates, 429s and the time paused", function()
+    local devices = tenant.devices(emu)
+    -- two devices answered 429 once (a targeted fault: no race with any budget), with a 0.2 s Retry-After
+    emu:configure { faults = { targets = { [devices[3].id] = { "429" }, [devices[7].id] = { "429" } },
+                               retry_after = 0.2 } }
+    local report = assert(bulk.run(client, devices, { force = true, progress = false, concurrency = 4,
+      limit = { writes = 40, seconds = 1 } }))
+    assert.equal(#devices, report.succeeded)
+    assert.equal(2, report.throttled)
+    assert.equal(40, report.write_rate)
+    assert.is_true(report.adapted_rate < report.write_rate, tostring(report.adapted_rate))
+    assert.is_true(report.achieved_rate > 0)
+    assert.is_true(report.paused_seconds >= 0.2)
+    assert.matches("pacing: [%d.]+ writes/s achieved, limit 40.00/s, adapted to [%d.]+/s, paused [%d.]+ s",
+      report:summary())
+  end)
+
   it("puts the client's own pacing back when the run ends", function()
     assert.is_nil(client._session:stats().write_rate) -- the test client has no budget of its own
     local d = tenant.find_device(emu, function(x) return x.userPrincipalName ~= "" end)

@@ -9,8 +9,8 @@
  *   it (at least 5), so a window's writes leave in a third of the window instead of all at once.
  * - Adaptation: a 429 on a write started since the last decrease lowers the adapted window to what the
  *   server accepted of ours in the window before it (at most 95% of what it was): other processes or apps
- *   spend the same per-app budget. After a window without a 429 it grows back toward the ceiling, the
- *   faster the further below it, and faster with every clean window in a row.
+ *   spend the same per-app budget. After each window without a 429 it grows back toward the ceiling by one
+ *   write (additive increase); after 8 clean windows in a row the step doubles each window (at most 64).
  * - The pause: a 429 on a request started before the current pause was decided says nothing new (its
  *   Retry-After may be stale by its latency), so only fresh ones start or extend the pause.
  */
@@ -28,7 +28,8 @@ typedef struct ap_pacing {
     int head, count;
     double adapted; /* the adapted window count, 1..W */
     double tat;     /* the spreading's next theoretical start */
-    double last_decrease, hold_until, grow_mark, streak;
+    double last_decrease, hold_until, grow_mark;
+    double streak;                        /* clean windows in a row since the last decrease */
     double margin;                        /* seconds added to the window (measured) */
     double send_avg, send_dev, reply_min; /* margin estimation, seconds */
     int samples;

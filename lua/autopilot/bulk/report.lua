@@ -32,7 +32,8 @@ Report.__name = "autopilot.bulk.Report"
 
 --- Build a report.
 -- @tparam table results array of result tables (see the module description)
--- @tparam[opt] table meta `{ dry_run =, elapsed =, requests =, retries =, throttled =, journal =, error = }`
+-- @tparam[opt] table meta `{ dry_run =, elapsed =, requests =, retries =, throttled =, journal =, error =,
+-- paused_seconds =, write_rate =, adapted_rate =, achieved_rate = }` (rates in writes per second)
 -- @treturn table the report
 function M.new(results, meta)
   meta = meta or {}
@@ -40,7 +41,8 @@ function M.new(results, meta)
     results = results, succeeded = 0, failed = 0, skipped = 0, total = #results, counts = {},
     verified = 0, unverified = 0, dry_run = meta.dry_run or false, elapsed = meta.elapsed,
     requests = meta.requests, retries = meta.retries, throttled = meta.throttled, journal = meta.journal,
-    error = meta.error, writes = 0,
+    error = meta.error, writes = 0, paused_seconds = meta.paused_seconds, write_rate = meta.write_rate,
+    adapted_rate = meta.adapted_rate, achieved_rate = meta.achieved_rate,
   }, Report)
   for _, e in ipairs(results) do
     local o = e.outcome
@@ -100,6 +102,11 @@ function Report:summary(max_failures)
   if self.requests then
     lines[#lines + 1] = string.format("  requests: %d sent, %d retried, %d throttled (429)", self.requests,
       self.retries or 0, self.throttled or 0)
+  end
+  if self.write_rate then
+    lines[#lines + 1] = string.format("  pacing: %.2f writes/s achieved, limit %.2f/s, adapted to %.2f/s, "
+      .. "paused %.1f s", self.achieved_rate or 0, self.write_rate, self.adapted_rate or self.write_rate,
+      self.paused_seconds or 0)
   end
   if self.journal then lines[#lines + 1] = "  journal: " .. self.journal end
   local shown = 0

@@ -47,8 +47,9 @@ App.__index = App
 local OWN = { latency = true, throttle = true, faults = true, consistency_delay = true, time_scale = true,
   advance = true, log_max = true, sync_seconds = true, sync_cooldown = true, scheme = true }
 
-local STATUS_FAULT = { ["500"] = 500, ["502"] = 502, ["503"] = 503, ["504"] = 504 }
-local FAULT_TEXT = { [500] = { "InternalServerError", "An internal server error has occurred" },
+local STATUS_FAULT = { ["429"] = 429, ["500"] = 500, ["502"] = 502, ["503"] = 503, ["504"] = 504 }
+local FAULT_TEXT = { [429] = { "TooManyRequests", "Please retry again later." },
+  [500] = { "InternalServerError", "An internal server error has occurred" },
   [502] = { "BadGateway", "Bad gateway" }, [503] = { "ServiceUnavailable", "Service is unavailable" },
   [504] = { "GatewayTimeout", "Gateway timeout" } }
 
@@ -253,8 +254,15 @@ function App:run_op(ctx, op, fault, in_batch)
   local st = fault and STATUS_FAULT[fault]
   if st and st ~= 504 then
     local t = FAULT_TEXT[st]
-    local resp = envelope.intune_error(ctx, st, t[1], t[2])
-    if st == 503 and self.faults.retry_after then resp.headers["Retry-After"] = tostring(self.faults.retry_after) end
+    local resp
+    if st == 429 then -- a targeted throttle: the throttle's own shape, whatever the budget says
+      resp = { status = 429, headers = envelope.headers(ctx, envelope.JSON), body = envelope.throttled_body(ctx) }
+    else
+      resp = envelope.intune_error(ctx, st, t[1], t[2])
+    end
+    if (st == 503 or st == 429) and self.faults.retry_after then
+      resp.headers["Retry-After"] = tostring(self.faults.retry_after)
+    end
     return resp
   end
   if fault == "stall" then

@@ -4,7 +4,8 @@
 -- requests give the same faults. Targets (`targets = { [device_id] = { "503", "503" } }`) are
 -- consumed in order by requests that name that device, before any random draw.
 --
--- Kinds: "500", "502", "503" (with Retry-After when `retry_after` is set), "504": an error
+-- Kinds: "429" (the throttle's answer, whatever the budget; with Retry-After when `retry_after` is set:
+-- a 429 a spec can count on), "500", "502", "503" (with Retry-After when `retry_after` is set), "504": an error
 -- answer; "504" is applied after the operation ran (a gateway timeout on a write that happened),
 -- the others before. "reset": the operation runs, then the connection is reset mid-body (closed
 -- without a reply when the body is empty). "truncate": the body is cut short. "stall": nothing is
@@ -16,7 +17,7 @@ local random = require "autopilot.emulator.random"
 
 local M = {}
 
-M.KINDS = { "500", "502", "503", "504", "reset", "stall", "truncate", "malformed", "revoke" }
+M.KINDS = { "429", "500", "502", "503", "504", "reset", "stall", "truncate", "malformed", "revoke" }
 local KIND = {}
 for _, k in ipairs(M.KINDS) do KIND[k] = true end
 
