@@ -55,6 +55,49 @@ describe("emulated Graph: listing and paging", function()
     assert.matches("/v1.0/%$metadata#deviceManagement/windowsAutopilotDeviceIdentities$", r.json["@odata.context"])
   end)
 
+  it("answers $count with the count as plain text, honouring $filter, never taking it for a device id", function()
+    for _, base in ipairs({ P1, PB }) do
+      local r = get("GET", base .. "/$count")
+      assert.equal(200, r.status)
+      assert.matches("^text/plain", r.headers["content-type"])
+      assert.equal("1205", r.body)
+    end
+    local want = 0
+    for _, d in ipairs(emu:state({ log = false }).devices) do
+      if d.groupTag:sub(1, 5) == "Kiosk" then want = want + 1 end
+    end
+    assert.is_true(want > 0 and want < 1205)
+    local f = "$filter=" .. peer.escape("startswith(groupTag,'Kiosk')")
+    assert.equal(tostring(want), get("GET", P1 .. "/$count?" .. f).body)
+    assert.equal(405, get("POST", P1 .. "/$count").status)
+  end)
+
+  it("adds @odata.count for $count=true, the whole filtered set on every page", function()
+    local pages = all_pages(get, P1 .. "?$count=true&$top=500")
+    assert.equal(3, #pages)
+    for _, page in ipairs(pages) do assert.equal(1205, page["@odata.count"]) end
+    assert.is_nil(get("GET", P1 .. "?$top=1").json["@odata.count"])
+    assert.equal(400, get("GET", P1 .. "?$count=maybe").status)
+  end)
+
+  it("answers $select with HTTP 500 as the service does, and honours it with the quirk off", function()
+    local r = get("GET", P1 .. "?$select=serialNumber")
+    assert.equal(500, r.status)
+    assert.equal("InternalServerError", r.json.error.code)
+    assert.is_string(r.json.error.innerError["request-id"])
+    emu:configure({ select_500 = false })
+    r = get("GET", P1 .. "?$top=2&$select=serialNumber,groupTag")
+    emu:configure({ select_500 = true })
+    assert.equal(200, r.status)
+    for _, d in ipairs(r.json.value) do
+      local keys = {}
+      for k in pairs(d) do if k:sub(1, 1) ~= "@" then keys[#keys + 1] = k end end
+      table.sort(keys)
+      assert.same({ "groupTag", "id", "serialNumber" }, keys)
+    end
+    assert.has_error(function() emu:configure({ select_500 = "yes" }) end)
+  end)
+
   it("repeats the boundary device on the next page (inclusive cursor) and reaches every device", function()
     local pages = all_pages(get, P1 .. "?$top=100")
     local ids, n = {}, 0

@@ -45,7 +45,7 @@ App.__index = App
 
 -- Keys app:configure handles itself; every other key goes to identity.configure.
 local OWN = { latency = true, throttle = true, faults = true, consistency_delay = true, time_scale = true,
-  advance = true, log_max = true, sync_seconds = true, sync_cooldown = true, scheme = true }
+  advance = true, log_max = true, sync_seconds = true, sync_cooldown = true, scheme = true, select_500 = true }
 
 local STATUS_FAULT = { ["429"] = 429, ["500"] = 500, ["502"] = 502, ["503"] = 503, ["504"] = 504 }
 local FAULT_TEXT = { [429] = { "TooManyRequests", "Please retry again later." },
@@ -114,6 +114,8 @@ function M.new(config, now)
     sync_seconds = config.sync_seconds or 60,
     sync_cooldown = config.sync_cooldown or 600,
     scheme = config.scheme or "http",
+    -- administrators report (2021, July 2026, v1.0 and beta) HTTP 500 for $select on this collection
+    select_500 = config.select_500 ~= false,
   }, App)
   self.sync.id = self.ids:guid()
   -- identity keeps time on the emulated clock too (token expiry follows time_scale)
@@ -474,7 +476,8 @@ end
 
 --- Changes models at run time. Every value is checked first: a bad one raises and changes nothing.
 -- @tparam table arg any of latency, throttle, faults, consistency_delay, time_scale, advance
--- (emulated seconds to jump), log_max, sync_seconds, sync_cooldown, scheme; other keys go to identity
+-- (emulated seconds to jump), log_max, sync_seconds, sync_cooldown, scheme, select_500 (false: $select is
+-- honoured instead of answered 500 as the service does); other keys go to identity
 -- @tparam number now the host's monotonic seconds
 -- @treturn boolean true
 function App:configure(arg, now)
@@ -486,6 +489,9 @@ function App:configure(arg, now)
   check_number("log_max", arg.log_max, 1)
   check_number("sync_seconds", arg.sync_seconds, 0)
   check_number("sync_cooldown", arg.sync_cooldown, 0)
+  if arg.select_500 ~= nil and type(arg.select_500) ~= "boolean" then
+    error("autopilot.emulator: select_500 must be a boolean", 0)
+  end
   if arg.scheme ~= nil and arg.scheme ~= "http" and arg.scheme ~= "https" then
     error("autopilot.emulator: scheme must be \"http\" or \"https\"", 0)
   end
@@ -508,6 +514,7 @@ function App:configure(arg, now)
   if arg.sync_seconds then self.sync_seconds = arg.sync_seconds end
   if arg.sync_cooldown then self.sync_cooldown = arg.sync_cooldown end
   if arg.scheme then self.scheme = arg.scheme end
+  if arg.select_500 ~= nil then self.select_500 = arg.select_500 end
   self.store:settle(self.clock:now(now))
   return true
 end

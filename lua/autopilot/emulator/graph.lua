@@ -90,6 +90,11 @@ function M.route(method, path)
     op.name, op.write = "list", false
     return op
   end
+  if n == 4 and s[4] == "$count" then -- the collection's count, never a device id
+    if method ~= "GET" then return nil, bad_method(method, "~/singleton/navigation/$count", "GET") end
+    op.name, op.write = "count", false
+    return op
+  end
   op.id = s[4]
   local first = 5
   if n >= 5 and s[5]:lower() == "deploymentprofile" then
@@ -228,6 +233,33 @@ function ops.get(app, ctx, op)
   return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctxurl) .. "," .. M.render(d, ctx.beta):sub(2))
 end
 
+-- $select honoured (with the service's 500 quirk switched off): the lower-case names asked for.
+local function select_set(text)
+  local keep = { id = true }
+  for name in text:gmatch("[^,%s]+") do keep[name:lower()] = true end
+  return keep
+end
+
+-- A rendered device cut down to the selected properties (and its id, as Graph keeps the key).
+local function selected(rendered, keep)
+  local out = {}
+  for k, v in pairs(cjson.decode(rendered)) do
+    if keep[k:lower()] or k:sub(1, 1) == "@" then out[k] = v end
+  end
+  return enc(out)
+end
+
+-- The $filter of a listing or a count: the compiled predicate, or nil and the error answer.
+local function listing_filter(ctx, q)
+  if not q["$filter"] then return nil end
+  local pred, err = odata.compile_filter(q["$filter"])
+  if pred then return pred end
+  if err.kind == "syntax" or err.kind == "property" then
+    return nil, envelope.error(ctx, 400, "BadRequest", err.message)
+  end
+  return nil, envelope.intune_error(ctx, 400, "BadRequest")
+end
+
 function ops.list(app, ctx)
   local list, q = odata.parse_query(ctx.qs)
   local top = PAGE
@@ -238,35 +270,47 @@ function ops.list(app, ctx)
     end
     if top > PAGE then top = PAGE end
   end
-  local pred
-  if q["$filter"] then
-    local err
-    pred, err = odata.compile_filter(q["$filter"])
-    if not pred then
-      if err.kind == "syntax" or err.kind == "property" then
-        return envelope.error(ctx, 400, "BadRequest", err.message)
-      end
-      return envelope.intune_error(ctx, 400, "BadRequest")
+  if q["$select"] ~= nil and app.select_500 then
+    return envelope.error(ctx, 500, "InternalServerError", "An internal server error has occurred")
+  end
+  local pred, bad = listing_filter(ctx, q)
+  if bad then return bad end
+  local count = ""
+  if q["$count"] ~= nil then
+    local c = q["$count"]:lower()
+    if c ~= "true" and c ~= "false" then
+      return envelope.error(ctx, 400, "BadRequest", "Invalid value '" .. q["$count"] .. "' for $count query option.")
     end
+    -- @odata.count is the whole filtered set, on every page
+    if c == "true" then count = ',"@odata.count":' .. app.store:count_matching(pred) end
   end
   local cursor
   if q["$skiptoken"] then
     cursor = odata.parse_skiptoken(q["$skiptoken"])
     if not cursor then return envelope.intune_error(ctx, 400, "BadRequest") end
   end
-  if top == 0 then return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctx.base
-    .. "/$metadata#deviceManagement/windowsAutopilotDeviceIdentities") .. ',"value":[]}') end
+  local context = "{\"@odata.context\":" .. enc(ctx.base
+    .. "/$metadata#deviceManagement/windowsAutopilotDeviceIdentities")
+  if top == 0 then return ok_json(ctx, 200, context .. count .. ',"value":[]}') end
   local page, more = app.store:page(cursor, top, pred)
   local parts = {}
-  for i, d in ipairs(page) do parts[i] = M.render(d, ctx.beta) end
+  local keep = q["$select"] and select_set(q["$select"])
+  for i, d in ipairs(page) do parts[i] = keep and selected(M.render(d, ctx.beta), keep) or M.render(d, ctx.beta) end
   local next_link = ""
   if more then
     local link = ctx.root .. ctx.path .. "?" .. odata.with_skiptoken(list, page[#page].serialNumber)
     next_link = ',"@odata.nextLink":' .. enc(link)
   end
-  return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctx.base
-    .. "/$metadata#deviceManagement/windowsAutopilotDeviceIdentities") .. next_link .. ',"value":['
-    .. table.concat(parts, ",") .. "]}")
+  return ok_json(ctx, 200, context .. count .. next_link .. ',"value":[' .. table.concat(parts, ",") .. "]}")
+end
+
+-- GET .../windowsAutopilotDeviceIdentities/$count: the count as plain text, honouring $filter.
+function ops.count(app, ctx)
+  local _, q = odata.parse_query(ctx.qs)
+  local pred, bad = listing_filter(ctx, q)
+  if bad then return bad end
+  local n = app.store:count_matching(pred)
+  return { status = 200, headers = envelope.headers(ctx, "text/plain"), body = tostring(n) }
 end
 
 function ops.delete(app, ctx, op)

@@ -196,6 +196,18 @@ function Store:page(serial, top, pred)
   return out, false
 end
 
+--- How many devices a listing shows (what `page` would walk from the start).
+-- @tparam[opt] function pred a compiled $filter
+-- @treturn integer
+function Store:count_matching(pred)
+  local vis, n = self.visible, 0
+  for _, id in ipairs(self.sorted) do
+    local d = vis[id]
+    if d and (not pred or pred(d)) then n = n + 1 end
+  end
+  return n
+end
+
 --- Every current device, in cursor order.
 -- @treturn table array of records (do not modify)
 function Store:all_current()
