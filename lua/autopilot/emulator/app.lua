@@ -222,7 +222,7 @@ end
 -- @local
 -- @tparam string|nil fault
 function App:unapplied(fault)
-  if fault and fault ~= "revoke" then self.faults.injected[fault] = self.faults.injected[fault] - 1 end
+  if fault and fault ~= "revoke" then self.faults:unapply(fault) end
 end
 
 --- Steps 3 (permission) to 5 for one operation (a request, or an item of a batch).

@@ -90,8 +90,10 @@ function Faults:draw(target)
   if not self.active then return nil end
   local kind
   local q = target and self.targets[target]
+  self.last_target = nil
   if q and #q > 0 then
     kind = table.remove(q, 1)
+    self.last_target = target
   elseif next(self.rates) then
     local x = self.rng:float()
     for _, k in ipairs(M.KINDS) do
@@ -104,6 +106,17 @@ function Faults:draw(target)
   end
   if kind then self.injected[kind] = (self.injected[kind] or 0) + 1 end
   return kind
+end
+
+--- Takes back the fault just drawn, for a request answered before it could apply (401, 403, a throttle's
+-- 429): it is uncounted, and a targeted one goes back to the front of its device's queue, so a target is
+-- always spent on a request it reaches.
+-- @tparam string kind what `draw` returned
+function Faults:unapply(kind)
+  self.injected[kind] = self.injected[kind] - 1
+  local t = self.last_target
+  self.last_target = nil
+  if t and self.targets[t] then table.insert(self.targets[t], 1, kind) end
 end
 
 return M
