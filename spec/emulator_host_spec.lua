@@ -6,6 +6,7 @@ local json = require("cjson.safe").new()
 local files = require "files"
 local shell = require "shell"
 local tls = require "tls"
+local process = require "emulator_process"
 
 local SANITIZED = os.getenv("AUTOPILOT_SANITIZED") == "1"
 
@@ -508,39 +509,7 @@ describe("emulator host", function()
   end)
 
   describe("command line", function()
-    -- The CLI finds the modules this process uses (build-asan/ under --asan, with ASan still preloaded).
-    local CLI = "LUA_PATH='spec/support/?.lua;;' LUA_CPATH=" .. q(package.cpath) .. " lua5.4 bin/autopilot-emulator"
-
-    -- Starts the CLI in the background; returns a table with dir, pid, and the lines it printed.
-    local function spawn(args)
-      local d = files.tempdir()
-      local inner = ("%s %s >%s 2>%s & pid=$!; echo $pid >%s; wait $pid; echo $? >%s"):format(CLI, args,
-        q(d .. "/out"), q(d .. "/err"), q(d .. "/pid"), q(d .. "/rc"))
-      os.execute("(" .. inner .. ") >/dev/null 2>&1 &")
-      local p = { dir = d }
-      for _ = 1, 400 do
-        local out = slurp(d .. "/out") or ""
-        if out:find("client_secret: [^\n]*\n") or (slurp(d .. "/rc") or ""):match("^%d") then break end
-        os.execute("sleep 0.05")
-      end
-      p.pid = tonumber((slurp(d .. "/pid") or ""):match("^%d+"))
-      p.lines = {}
-      for line in (slurp(d .. "/out") or ""):gmatch("[^\n]+") do p.lines[#p.lines + 1] = line end
-      return p
-    end
-
-    local function finish(p, signal)
-      if signal then os.execute("kill -" .. signal .. " " .. p.pid) end
-      local rc
-      for _ = 1, 400 do
-        rc = (slurp(p.dir .. "/rc") or ""):match("^%d+") -- the file can exist before its digits do
-        if rc then break end
-        os.execute("sleep 0.05")
-      end
-      local err = slurp(p.dir .. "/err")
-      files.remove(p.dir)
-      return tonumber(rc), err
-    end
+    local CLI, spawn, finish = process.CLI, process.spawn, process.finish
 
     it("prints --help and rejects unknown flags", function()
       local out, rc = sh(CLI .. " --help")

@@ -78,7 +78,8 @@ end
 -- app as its config (`devices`, `seed`, `latency`, ...; see the tenant app).
 -- Wrong option types, a non-loopback address without `allow_remote`, and config that JSON cannot carry raise.
 -- @tparam[opt] table opts options
--- @treturn[1] Emulator the running emulator: fields `url`, `port`, `tenant`, `client_id`, `client_secret`
+-- @treturn[1] Emulator the running emulator: fields `url`, `port`, `tenant`, `client_id`, `client_secret`,
+-- `admin_key` (of the HTTP control path, autopilot.emulator.control; nil when `admin_key = false`)
 -- @return[2] nil when it cannot start (port taken, app failing to load, unreadable certificate)
 -- @treturn[2] string message
 function M.start(opts)
@@ -120,6 +121,7 @@ function M.start(opts)
     return nil, "the app gave no info: " .. tostring(ierr or "not a table")
   end
   self.tenant, self.client_id, self.client_secret = info.tenant, info.client_id, info.client_secret
+  self.admin_key = info.admin_key or nil
   return self
 end
 

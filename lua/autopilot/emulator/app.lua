@@ -22,10 +22,12 @@
 -- Config keys read here (identity reads its own: tenant, client_id, client_secret, apps, users,
 -- token_lifetime, device_code, ...): seed (1), devices (100, or an array of device objects),
 -- devices_file (JSON or CSV), domain, latency, throttle, faults, consistency_delay (0),
--- time_scale (1), log_max (100000), sync_seconds (60), sync_cooldown (600), scheme ("http").
+-- time_scale (1), log_max (100000), sync_seconds (60), sync_cooldown (600), scheme ("http"),
+-- admin_key (generated; false: no control path, see autopilot.emulator.control).
 -- @module autopilot.emulator.app
 local batch = require "autopilot.emulator.batch"
 local clock_mod = require "autopilot.emulator.clock"
+local control = require "autopilot.emulator.control"
 local envelope = require "autopilot.emulator.envelope"
 local faults_mod = require "autopilot.emulator.faults"
 local generator = require "autopilot.emulator.generator"
@@ -116,6 +118,7 @@ function M.new(config, now)
     scheme = config.scheme or "http",
     -- administrators report (2021, July 2026, v1.0 and beta) HTTP 500 for $select on this collection
     select_500 = config.select_500 ~= false,
+    admin_key = control.key(config.admin_key),
   }, App)
   self.sync.id = self.ids:guid()
   -- identity keeps time on the emulated clock too (token expiry follows time_scale)
@@ -324,14 +327,15 @@ end
 -- @tparam table req `{ method, target, headers, body, now }` (doc/INTERNALS.md)
 -- @treturn table resp `{ status, headers, body, delay?, fault? }`
 function App:handle(req)
+  local target = req.target or "/"
+  local path = target:match("^[^?]*")
+  if control.match(path) then return control.handle(self, req, path) end
   local now = req.now or 0
   local emu = self.clock:now(now)
   self.store:settle(emu)
   self.requests = self.requests + 1
-  local target = req.target or "/"
   local method = (req.method or "GET"):upper()
   local headers = req.headers or {}
-  local path = target:match("^[^?]*")
   if is_identity(path, target) then
     local resp = identity.handle(self.idp, req, emu)
     resp.delay = (resp.delay or 0) + (self.latency:sample() or 0)
@@ -422,10 +426,12 @@ function App:run_batch(ctx, fault)
   return resp
 end
 
---- The default app's credentials.
--- @treturn table `{ tenant =, client_id =, client_secret = }`
+--- The default app's credentials and the control path's admin key.
+-- @treturn table `{ tenant =, client_id =, client_secret =, admin_key = string|false, ... }`
 function App:info()
-  return identity.info(self.idp)
+  local info = identity.info(self.idp)
+  info.admin_key = self.admin_key
+  return info
 end
 
 local function clean(d)
