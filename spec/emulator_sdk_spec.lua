@@ -1,10 +1,11 @@
 -- The official SDKs against the emulator, unchanged apart from their base URLs and a test CA:
 -- @azure/msal-node acquires a token by client credentials, @microsoft/microsoft-graph-client pages
 -- through every device with its PageIterator, unassigns one device and sends a $batch.
--- The npm packages go to $AUTOPILOT_SDK_DIR (default /tmp/lua-autopilot-sdk), installed once.
+-- The npm packages: spec/support/npm_sdk.lua.
 local cjson = require "cjson"
 local emulator = require "autopilot.emulator"
 local files = require "files"
+local npm_sdk = require "npm_sdk"
 local shell = require "shell"
 local tls = require "tls"
 
@@ -47,26 +48,9 @@ const [base, tenant, clientId, secret, host] = process.argv.slice(2);
 })().catch((e) => { console.error(e && (e.stack || JSON.stringify(e))); process.exit(1); });
 ]]
 
-local dir = os.getenv("AUTOPILOT_SDK_DIR") or "/tmp/lua-autopilot-sdk"
-local have_node = select(2, sh("command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1")) == 0
-
--- The packages come from the npm registry once; a machine that cannot reach it (no node, or no registry)
--- leaves this spec pending with the reason, rather than failing the suite for the network's sake.
-local function install_sdk()
-  if not have_node then return nil, "node and npm are not installed" end
-  if select(2, sh("mkdir -p " .. q(dir))) ~= 0 then return nil, "cannot create " .. dir end
-  local f = io.open(dir .. "/node_modules/@microsoft/microsoft-graph-client/package.json")
-  if f then
-    f:close()
-    return true
-  end
-  local out, code = sh("cd " .. q(dir) .. " && (test -f package.json || echo '{\"private\":true}' > package.json)"
-    .. " && timeout 300 npm install --no-audit --no-fund --loglevel=error @microsoft/microsoft-graph-client@3"
-    .. " @azure/msal-node@2 2>&1")
-  if code ~= 0 then return nil, "npm install failed (registry unreachable?): " .. out:sub(1, 300) end
-  return true
-end
-local sdk_ready, sdk_missing = install_sdk()
+local dir, sdk_missing = npm_sdk.install("", "@microsoft/microsoft-graph-client@3 @azure/msal-node@2",
+  "@microsoft/microsoft-graph-client/package.json")
+local sdk_ready = dir ~= nil
 
 describe("official SDKs against the emulator", function()
   if not sdk_ready then
