@@ -22,7 +22,7 @@ EMU_SRC  = $(wildcard src/emulator/*.c) $(SHARED_SRC)
 CORE_SO  = $(BUILD)/autopilot/core.so
 EMU_SO   = $(BUILD)/autopilot/emulator/host.so
 
-.PHONY: all build test check lint asan valgrind bench demo clean install
+.PHONY: all build test check lint asan valgrind bench demo clean install fuzz fuzz-build
 all build: $(CORE_SO) $(EMU_SO)
 
 $(CORE_SO): $(CORE_SRC) $(wildcard src/*.h)
@@ -58,9 +58,26 @@ RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;'
 demo: build
 	$(RUN_ENV) $(LUA) examples/demo.lua
 
+# libFuzzer targets (fuzz/*.c), one per parser of server or file input, built with Debian's clang against
+# the core's sources; `make fuzz` builds and runs each for FUZZ_SECONDS over its seed corpus.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS    = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS  = $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/*.c))
+
+fuzz-build: $(FUZZ_TARGETS)
+
+build-fuzz/%: fuzz/%.c fuzz/fuzz.h $(CORE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(LUA_CFLAGS) $(CURL_FLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS) \
+		$(shell $(PKG_CONFIG) --libs lua5.4) -lm
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
+
 install:
 	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-scm-1.rockspec
 	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-emulator-scm-1.rockspec
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
