@@ -299,12 +299,18 @@ local function expand_list(ctx, q)
   return want
 end
 
+-- The id of the profile a navigation property leads to (nil: none).
+local function profile_of(d, nav)
+  if nav == "deploymentProfile" then return d._profile end
+  return d._intended
+end
+
 -- A rendered device with its expanded navigation properties appended (null when it has none).
 local function expanded(app, d, rendered, want)
   if #want == 0 then return rendered end
   local set, parts = tenant_profiles(app), { rendered:sub(1, -2) }
   for _, nav in ipairs(want) do
-    local id = nav == "deploymentProfile" and d._profile or d._intended
+    local id = profile_of(d, nav)
     parts[#parts + 1] = ',"' .. nav .. '":' .. (set:text(id) or "null")
   end
   parts[#parts + 1] = "}"
@@ -328,7 +334,7 @@ end
 function ops.navigation(app, ctx, op)
   local d = target(app, op, false)
   if not d then return not_found(ctx, op.id) end
-  local text = tenant_profiles(app):text(op.nav == "deploymentProfile" and d._profile or d._intended)
+  local text = tenant_profiles(app):text(profile_of(d, op.nav))
   if not text then return not_found(ctx, op.nav) end
   local ctxurl = ctx.base .. "/$metadata#deviceManagement/windowsAutopilotDeviceIdentities('" .. d.id .. "')/"
     .. op.nav .. "/$entity"
