@@ -149,6 +149,9 @@ describe("emulated Graph: beta deployment profiles", function()
     r = call("GET", PB .. "/" .. d.id .. "?$expand=DeploymentProfile")
     assert.same(d.deploymentProfile, r.json.deploymentProfile)
     assert.is_nil(call("GET", PB .. "/" .. d.id).json.deploymentProfile) -- not without $expand
+    r = call("GET", PB .. "/" .. d.id .. "?$expand=deploymentProfile($select=id)")
+    assert.equal(400, r.status)
+    assert.matches("nested query options", r.json.error.message)
     r = call("GET", PB .. "?$top=5&$expand=assignedDevices")
     assert.equal(400, r.status)
     assert.equal("Could not find a property named 'assignedDevices' on type "

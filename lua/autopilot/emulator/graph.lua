@@ -2,6 +2,12 @@
 -- `route` maps a path to an operation; `run` performs one after authorization, throttling and
 -- faults were dealt with (see app.lua for that pipeline). Reads see the store's visible view;
 -- writes act on the current one.
+--
+-- Devices: list, `$count`, get, delete, the actions (assignUserToDevice, unassignUserFromDevice,
+-- updateDeviceProperties; beta's allowNextEnrollment) and the collection action deleteDevices (by serial
+-- number). Beta only: the deployment profiles (`windowsAutopilotDeploymentProfiles`, autopilot.emulator.profiles),
+-- a device's `deploymentProfile` / `intendedDeploymentProfile` by navigation or `$expand`, and the
+-- `{id}/deploymentProfile/assignedDevices/{id}` nesting. v1.0 answers beta's segments 400, as Graph does.
 -- @module autopilot.emulator.graph
 local cjson = require("cjson.safe").new()
 local envelope = require "autopilot.emulator.envelope"
@@ -287,6 +293,9 @@ local function expand_list(ctx, q)
           if not seen[n] then seen[n] = true; want[#want + 1] = n end
         end
       end
+    elseif name:find("[(/]") then -- the emulator keeps $expand simple: say so rather than guess
+      return nil, envelope.error(ctx, 400, "BadRequest", "The emulator does not support nested query options "
+        .. "or paths in $expand: '" .. name .. "'.")
     else
       nav = ctx.beta and NAVIGATION[name:lower()]
       if not nav then
