@@ -3,6 +3,7 @@
 -- status fields agreeing with them; v1.0 has none of it.
 local cjson = require "cjson"
 local emulator = require "autopilot.emulator"
+local graph = require "autopilot.emulator.graph"
 local peer = require "graph_peer"
 
 local P1 = "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities"
@@ -195,5 +196,27 @@ describe("emulated Graph: beta deployment profiles", function()
       assert.equal(mine_d.deploymentProfileAssignmentStatus, d.deploymentProfileAssignmentStatus)
       assert.same(mine_d.deploymentProfile, d.deploymentProfile)
     end
+  end)
+end)
+
+describe("graph.route for profiles and the new actions", function()
+  local D = "/deviceManagement/windowsAutopilotDeviceIdentities"
+  it("names each operation and keeps beta's segments off v1.0", function()
+    local op = assert(graph.route("GET", "/beta" .. D .. "/a/intendedDeploymentProfile"))
+    assert.same({ "navigation", "intendedDeploymentProfile", "a", false }, { op.name, op.nav, op.id, op.write })
+    op = assert(graph.route("GET", "/beta/deviceManagement/windowsAutopilotDeploymentProfiles/p"))
+    assert.same({ "profile", "p" }, { op.name, op.id })
+    op = assert(graph.route("POST", "/v1.0" .. D .. "/deleteDevices"))
+    assert.same({ "deleteDevices", true }, { op.name, op.write })
+    op = assert(graph.route("POST", "/beta" .. D .. "/a/deploymentProfile/assignedDevices/b/allowNextEnrollment"))
+    assert.same({ "allowNextEnrollment", "a", "b", true }, { op.name, op.outer, op.id, op.write })
+    local _, err = graph.route("GET", "/v1.0/deviceManagement/windowsAutopilotDeploymentProfiles")
+    assert.equal(400, err.status)
+    _, err = graph.route("POST", "/v1.0" .. D .. "/a/allowNextEnrollment")
+    assert.equal(400, err.status)
+    _, err = graph.route("GET", "/beta" .. D .. "/a/intendedDeploymentProfile/assignedDevices")
+    assert.equal(400, err.status)
+    _, err = graph.route("PUT", "/beta" .. D .. "/a/deploymentProfile")
+    assert.equal(405, err.status)
   end)
 end)
