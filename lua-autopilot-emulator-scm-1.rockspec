@@ -59,6 +59,7 @@ build = {
     ["autopilot.emulator.latency"] = "lua/autopilot/emulator/latency.lua",
     ["autopilot.emulator.log"] = "lua/autopilot/emulator/log.lua",
     ["autopilot.emulator.odata"] = "lua/autopilot/emulator/odata.lua",
+    ["autopilot.emulator.profiles"] = "lua/autopilot/emulator/profiles.lua",
     ["autopilot.emulator.random"] = "lua/autopilot/emulator/random.lua",
     ["autopilot.emulator.store"] = "lua/autopilot/emulator/store.lua",
     ["autopilot.emulator.throttle"] = "lua/autopilot/emulator/throttle.lua",

@@ -2,8 +2,12 @@
 -- Records carry every v1.0 and beta property, with "" (never null) for unset strings, the all-zero
 -- GUID as managedDeviceId of devices never enrolled, duplicate and junk serial numbers, serials
 -- with spaces and hyphens, several group tags and models, and an assigned user on about 60%.
--- Keys starting with "_" are the emulator's own (deployment profile) and never rendered.
+-- Every documented value of each enum appears, the common one most often (see `ENUMS`), with the
+-- deployment-profile fields consistent with the profiles a device has (see `assign_profile`).
+-- Keys starting with "_" are the emulator's own (`_profile`: the deployment profile assigned now,
+-- `_intended`: the one group assignment asks for; ids of autopilot.emulator.profiles) and never rendered.
 -- @module autopilot.emulator.generator
+local profiles = require "autopilot.emulator.profiles"
 local random = require "autopilot.emulator.random"
 local cjson = require("cjson.safe").new()
 
@@ -46,8 +50,26 @@ local LAST = { "Vance", "Wilber", "Siciliani", "Archie", "Mueller", "Langer", "L
 local ENROLL = { "enrolled", "enrolled", "enrolled", "notContacted", "notContacted", "pendingReset", "failed",
   "unknown" }
 local ALNUM = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-local PROFILES = { "0d9a1ca6-7d21-4c1b-9a0e-2f0a7a4d5e11", "5b6f6b8e-3f47-4a3c-8e2c-9d1e7b0f4a22",
-  "a3c5e7f9-1b2d-4e6f-8a9b-0c1d2e3f4a33" }
+
+--- Every documented value of the enums (Microsoft's beta resource page; v1.0's enrollmentState lacks
+-- `blocked`). `assignedUnkownSyncState` is the service's own spelling.
+M.ENUMS = {
+  enrollmentState = { "unknown", "enrolled", "pendingReset", "failed", "notContacted", "blocked" },
+  deploymentProfileAssignmentStatus = { "unknown", "assignedInSync", "assignedOutOfSync", "assignedUnkownSyncState",
+    "notAssigned", "pending", "failed" },
+  deploymentProfileAssignmentDetailedStatus = { "none", "hardwareRequirementsNotMet", "surfaceHubProfileNotSupported",
+    "holoLensProfileNotSupported", "windowsPcProfileNotSupported", "surfaceHub2SProfileNotSupported",
+    "unknownFutureValue" },
+  remediationState = { "unknown", "noRemediationRequired", "automaticRemediationRequired",
+    "manualRemediationRequired", "unknownFutureValue" },
+  userlessEnrollmentStatus = { "unknown", "allowed", "blocked", "unknownFutureValue" },
+}
+--- The enrollmentState values v1.0 documents; others are sent there as "unknown".
+M.V1_ENROLLMENT = { unknown = true, enrolled = true, pendingReset = true, failed = true, notContacted = true }
+
+-- Why a profile assignment failed (every non-"none" detailed status).
+local FAILURES = { "hardwareRequirementsNotMet", "surfaceHubProfileNotSupported", "holoLensProfileNotSupported",
+  "windowsPcProfileNotSupported", "surfaceHub2SProfileNotSupported", "unknownFutureValue" }
 
 local function alnum(rng, n)
   local t = {}
@@ -104,6 +126,37 @@ function M.blank(id)
   return d
 end
 
+-- The deployment-profile fields. `target` is the profile group assignment gives the device (nil: none),
+-- `in_sync` and `date` the main stream's draws (kept so older seeds keep their devices); `u` a draw of the
+-- states stream. Assigned (in sync, out of sync, sync state unknown): a current profile and its date;
+-- pending or failed: only an intended one (failed says why); notAssigned and unknown: neither.
+local function assign_profile(d, target, in_sync, date, u, states, ids)
+  if not target then
+    if u < 0.1 then d.deploymentProfileAssignmentStatus = "unknown" end
+    return
+  end
+  d._intended = target
+  if u < 0.04 then
+    d.deploymentProfileAssignmentStatus = "pending"
+    return
+  elseif u < 0.08 then
+    d.deploymentProfileAssignmentStatus = "failed"
+    d.deploymentProfileAssignmentDetailedStatus = states:pick(FAILURES)
+    return
+  end
+  d._profile = target
+  d.deploymentProfileAssignedDateTime = date
+  if u < 0.11 then
+    d.deploymentProfileAssignmentStatus = "assignedUnkownSyncState"
+  elseif in_sync then
+    d.deploymentProfileAssignmentStatus = "assignedInSync"
+  else
+    -- out of sync: the intended profile changed and the device has not picked it up yet
+    d.deploymentProfileAssignmentStatus = "assignedOutOfSync"
+    d._intended = states:pick(ids)
+  end
+end
+
 --- Generates `n` devices, always the same ones for the same seed and domain.
 -- @tparam integer n how many
 -- @tparam[opt=1] integer seed
@@ -112,6 +165,9 @@ end
 function M.generate(n, seed, domain)
   domain = domain or "contoso.onmicrosoft.com"
   local rng = random.new(seed or 1, "devices")
+  -- the values added later draw from their own stream, so each seed keeps the devices it had
+  local states = random.new(seed or 1, "device-states")
+  local ids = profiles.ids(seed)
   local out, serials = {}, {}
   for i = 1, n do
     local d = M.blank(rng:guid())
@@ -130,6 +186,7 @@ function M.generate(n, seed, domain)
     if rng:float() < 0.15 then d.purchaseOrderIdentifier = "PO-" .. tostring(rng:int(10000, 99999)) end
     if rng:float() < 0.1 then d.productKey = alnum(rng, 5) .. "-" .. alnum(rng, 5) .. "-" .. alnum(rng, 5) end
     d.enrollmentState = rng:pick(ENROLL)
+    if states:float() < 0.02 then d.enrollmentState = "blocked" end
     d.azureActiveDirectoryDeviceId = rng:guid()
     d.azureAdDeviceId = d.azureActiveDirectoryDeviceId
     if d.enrollmentState == "enrolled" or d.enrollmentState == "pendingReset" then
@@ -144,14 +201,24 @@ function M.generate(n, seed, domain)
       d.userPrincipalName = (f .. "." .. l):lower() .. tostring(i % 97) .. "@" .. domain
       d.addressableUserName = f .. " " .. l
     end
+    local target, in_sync, assigned_at
     if rng:float() < 0.85 then
-      d._profile = rng:pick(PROFILES)
-      d.deploymentProfileAssignmentStatus = rng:float() < 0.9 and "assignedInSync" or "assignedOutOfSync"
-      d.deploymentProfileAssignedDateTime = date_before(rng, 700)
+      target = ids[rng:int(1, 3)] -- the fourth profile is assigned to no group
+      in_sync = rng:float() < 0.9
+      assigned_at = date_before(rng, 700)
     end
+    assign_profile(d, target, in_sync, assigned_at, states:float(), states, ids)
     if rng:float() < 0.05 then d.deviceFriendlyName = "Meeting room " .. tostring(rng:int(1, 40)) end
-    d.remediationState = rng:float() < 0.9 and "noRemediationRequired" or "unknown"
-    d.userlessEnrollmentStatus = "allowed"
+    local remediation = rng:float() < 0.9 and "noRemediationRequired" or "unknown"
+    local v = states:float()
+    if v < 0.04 then remediation = "automaticRemediationRequired"
+    elseif v < 0.06 then remediation = "manualRemediationRequired"
+    elseif v < 0.07 then remediation = "unknownFutureValue" end
+    d.remediationState = remediation
+    if remediation ~= "unknown" then d.remediationStateLastModifiedDateTime = date_before(states, 400) end
+    local w = states:float()
+    d.userlessEnrollmentStatus = w < 0.06 and "blocked" or w < 0.09 and "unknown" or w < 0.1 and "unknownFutureValue"
+      or "allowed"
     out[i] = d
   end
   return out

@@ -2,11 +2,18 @@
 -- `route` maps a path to an operation; `run` performs one after authorization, throttling and
 -- faults were dealt with (see app.lua for that pipeline). Reads see the store's visible view;
 -- writes act on the current one.
+--
+-- Devices: list, `$count`, get, delete, the actions (assignUserToDevice, unassignUserFromDevice,
+-- updateDeviceProperties; beta's allowNextEnrollment) and the collection action deleteDevices (by serial
+-- number). Beta only: the deployment profiles (`windowsAutopilotDeploymentProfiles`, autopilot.emulator.profiles),
+-- a device's `deploymentProfile` / `intendedDeploymentProfile` by navigation or `$expand`, and the
+-- `{id}/deploymentProfile/assignedDevices/{id}` nesting. v1.0 answers beta's segments 400, as Graph does.
 -- @module autopilot.emulator.graph
 local cjson = require("cjson.safe").new()
 local envelope = require "autopilot.emulator.envelope"
 local generator = require "autopilot.emulator.generator"
 local odata = require "autopilot.emulator.odata"
+local profiles = require "autopilot.emulator.profiles"
 
 local M = {}
 
@@ -18,7 +25,12 @@ local ACTIONS = {
   unassignuserfromdevice = "unassignUserFromDevice",
   assignusertodevice = "assignUserToDevice",
   updatedeviceproperties = "updateDeviceProperties",
+  allownextenrollment = "allowNextEnrollment",
 }
+local BETA_ONLY = { allowNextEnrollment = true }
+
+-- beta's single-valued navigation properties of a device, by lower-case segment
+local NAVIGATION = { deploymentprofile = "deploymentProfile", intendeddeploymentprofile = "intendedDeploymentProfile" }
 
 local UPDATABLE = {
   ["v1.0"] = { userPrincipalName = true, addressableUserName = true, groupTag = true, displayName = true },
@@ -46,10 +58,23 @@ local function bad_method(method, template, allow)
       .. " for request /DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService." }
 end
 
+-- beta's deployment profiles: the collection and one profile (v1.0 has neither)
+local function route_profiles(method, s, op)
+  if op.ver ~= "beta" then return nil, not_segment(s[3]) end
+  if #s > 4 then return nil, not_segment(s[5]) end
+  if method ~= "GET" then
+    return nil, bad_method(method, #s == 3 and "~/singleton/navigation" or "~/singleton/navigation/key", "GET")
+  end
+  op.write = false
+  if #s == 3 then op.name = "profiles" else op.name, op.id = "profile", s[4] end
+  return op
+end
+
 --- Maps a request to an operation.
 -- @tparam string method upper case
 -- @tparam string path the decoded-later raw path, e.g. "/beta/deviceManagement/..."
--- @treturn[1] table `{ name =, ver =, write =, id =, outer =, read_ok = (Read.All suffices) }`
+-- @treturn[1] table `{ name =, ver =, write =, id =, outer =, nav = (navigation property), read_ok =
+-- (Read.All suffices) }`
 -- @return[2] nil
 -- @treturn[2] table `{ status =, code =, message =, allow = }` for 400/404/405
 function M.route(method, path)
@@ -83,6 +108,7 @@ function M.route(method, path)
     end
     return nil, not_segment(s[4])
   end
+  if s3 == "windowsautopilotdeploymentprofiles" then return route_profiles(method, s, op) end
   if s3 ~= "windowsautopilotdeviceidentities" then return nil, not_segment(s[3] or "") end
   local n = #s
   if n == 3 then
@@ -95,9 +121,22 @@ function M.route(method, path)
     op.name, op.write = "count", false
     return op
   end
+  if n == 4 and s[4]:lower() == "deletedevices" then -- a collection action, never a device id
+    if method ~= "POST" then return nil, bad_method(method, "~/singleton/navigation/action", "POST") end
+    op.name, op.write = "deleteDevices", true
+    return op
+  end
   op.id = s[4]
   local first = 5
-  if n >= 5 and s[5]:lower() == "deploymentprofile" then
+  local nav = n >= 5 and NAVIGATION[s[5]:lower()]
+  if nav and n == 5 then -- GET .../{id}/deploymentProfile | intendedDeploymentProfile (beta only)
+    if ver ~= "beta" then return nil, not_segment(s[5]) end
+    if method ~= "GET" then return nil, bad_method(method, "~/singleton/navigation/key/navigation", "GET") end
+    op.name, op.write, op.nav = "navigation", false, nav
+    return op
+  end
+  if nav == "intendedDeploymentProfile" then return nil, not_segment(s[6]) end
+  if nav then
     if ver ~= "beta" then return nil, not_segment(s[5]) end
     if n < 6 or s[6]:lower() ~= "assigneddevices" then return nil, not_segment(s[6] or s[5]) end
     if n < 7 then return nil, not_segment(s[6]) end
@@ -113,7 +152,7 @@ function M.route(method, path)
   end
   if n == first then
     local action = ACTIONS[s[first]:lower()]
-    if not action then return nil, not_segment(s[first]) end
+    if not action or (BETA_ONLY[action] and ver ~= "beta") then return nil, not_segment(s[first]) end
     if method ~= "POST" then return nil, bad_method(method, "~/singleton/navigation/key/action", "POST") end
     op.name, op.write = action, true
     op.read_ok = action == "unassignUserFromDevice" and ver == "beta"
@@ -163,7 +202,12 @@ function M.render(d, beta)
   local cached = d[key]
   if cached then return cached end
   local parts = { '{"@odata.type":"#microsoft.graph.windowsAutopilotDeviceIdentity"' }
-  for _, f in ipairs(generator.V1_FIELDS) do parts[#parts + 1] = ',"' .. f .. '":' .. enc(d[f]) end
+  for _, f in ipairs(generator.V1_FIELDS) do
+    local v = d[f]
+    -- v1.0's enum has no `blocked`: the service can only send such a device's state as unknown
+    if f == "enrollmentState" and not beta and not generator.V1_ENROLLMENT[v] then v = "unknown" end
+    parts[#parts + 1] = ',"' .. f .. '":' .. enc(v)
+  end
   if beta then
     for _, f in ipairs(generator.BETA_FIELDS) do
       local v = d[f]
@@ -224,13 +268,102 @@ local function target(app, op, current)
   return d
 end
 
+-- The tenant's deployment profiles, made once from its seed on first use.
+local function tenant_profiles(app)
+  local set = app.profiles
+  if not set then
+    set = profiles.new(app.seed)
+    app.profiles = set
+  end
+  return set
+end
+
+-- The navigation properties $expand asks for: an array of property names (possibly empty), or nil and
+-- the 400 answer. v1.0's device has no navigation properties, so there every name is unknown.
+local function expand_list(ctx, q)
+  local text = q["$expand"]
+  if text == nil then return {} end
+  local want, seen = {}, {}
+  for item in text:gmatch("[^,]+") do
+    local name = item:match("^%s*(.-)%s*$")
+    local nav
+    if name == "*" then
+      if ctx.beta then
+        for _, n in ipairs({ "deploymentProfile", "intendedDeploymentProfile" }) do
+          if not seen[n] then seen[n] = true; want[#want + 1] = n end
+        end
+      end
+    elseif name:find("[(/]") then -- the emulator keeps $expand simple: say so rather than guess
+      return nil, envelope.error(ctx, 400, "BadRequest", "The emulator does not support nested query options "
+        .. "or paths in $expand: '" .. name .. "'.")
+    else
+      nav = ctx.beta and NAVIGATION[name:lower()]
+      if not nav then
+        return nil, envelope.error(ctx, 400, "BadRequest", "Could not find a property named '" .. name
+          .. "' on type 'microsoft.graph.windowsAutopilotDeviceIdentity'.")
+      end
+      if not seen[nav] then seen[nav] = true; want[#want + 1] = nav end
+    end
+  end
+  return want
+end
+
+-- The id of the profile a navigation property leads to (nil: none).
+local function profile_of(d, nav)
+  if nav == "deploymentProfile" then return d._profile end
+  return d._intended
+end
+
+-- A rendered device with its expanded navigation properties appended (null when it has none).
+local function expanded(app, d, rendered, want)
+  if #want == 0 then return rendered end
+  local set, parts = tenant_profiles(app), { rendered:sub(1, -2) }
+  for _, nav in ipairs(want) do
+    local id = profile_of(d, nav)
+    parts[#parts + 1] = ',"' .. nav .. '":' .. (set:text(id) or "null")
+  end
+  parts[#parts + 1] = "}"
+  return table.concat(parts)
+end
+
 local ops = {}
 
 function ops.get(app, ctx, op)
+  local _, q = odata.parse_query(ctx.qs)
+  local want, bad = expand_list(ctx, q)
+  if not want then return bad end
   local d = target(app, op, false)
   if not d then return not_found(ctx, op.id) end
   local ctxurl = ctx.base .. "/$metadata#deviceManagement/windowsAutopilotDeviceIdentities/$entity"
-  return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctxurl) .. "," .. M.render(d, ctx.beta):sub(2))
+  return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctxurl) .. ","
+    .. expanded(app, d, M.render(d, ctx.beta), want):sub(2))
+end
+
+-- GET beta .../{id}/deploymentProfile | intendedDeploymentProfile: the profile, 404 when there is none.
+function ops.navigation(app, ctx, op)
+  local d = target(app, op, false)
+  if not d then return not_found(ctx, op.id) end
+  local text = tenant_profiles(app):text(profile_of(d, op.nav))
+  if not text then return not_found(ctx, op.nav) end
+  local ctxurl = ctx.base .. "/$metadata#deviceManagement/windowsAutopilotDeviceIdentities('" .. d.id .. "')/"
+    .. op.nav .. "/$entity"
+  return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctxurl) .. "," .. text:sub(2))
+end
+
+-- GET beta .../windowsAutopilotDeploymentProfiles: every profile (a handful: one page).
+function ops.profiles(app, ctx)
+  local set, parts = tenant_profiles(app), {}
+  for i, p in ipairs(set.list) do parts[i] = set.json[p.id] end
+  local ctxurl = ctx.base .. "/$metadata#deviceManagement/windowsAutopilotDeploymentProfiles"
+  return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctxurl) .. ',"value":[' .. table.concat(parts, ",") .. "]}")
+end
+
+-- GET beta .../windowsAutopilotDeploymentProfiles/{id}
+function ops.profile(app, ctx, op)
+  local text = tenant_profiles(app):text(op.id)
+  if not text then return not_found(ctx, op.id) end
+  local ctxurl = ctx.base .. "/$metadata#deviceManagement/windowsAutopilotDeploymentProfiles/$entity"
+  return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctxurl) .. "," .. text:sub(2))
 end
 
 -- $select honoured (with the service's 500 quirk switched off): the lower-case names asked for.
@@ -262,6 +395,8 @@ end
 
 function ops.list(app, ctx)
   local list, q = odata.parse_query(ctx.qs)
+  local want, bad_expand = expand_list(ctx, q)
+  if not want then return bad_expand end
   local top = PAGE
   if q["$top"] then
     top = math.tointeger(tonumber(q["$top"]))
@@ -295,7 +430,10 @@ function ops.list(app, ctx)
   local page, more = app.store:page(cursor, top, pred)
   local parts = {}
   local keep = q["$select"] and select_set(q["$select"])
-  for i, d in ipairs(page) do parts[i] = keep and selected(M.render(d, ctx.beta), keep) or M.render(d, ctx.beta) end
+  for i, d in ipairs(page) do
+    local text = expanded(app, d, M.render(d, ctx.beta), want)
+    parts[i] = keep and selected(text, keep) or text
+  end
   local next_link = ""
   if more then
     local link = ctx.root .. ctx.path .. "?" .. odata.with_skiptoken(list, page[#page].serialNumber)
@@ -319,6 +457,60 @@ function ops.delete(app, ctx, op)
     return envelope.intune_error(ctx, 400, "BadRequest", "Cannot find device with ztd Id " .. tostring(op.id))
   end
   app.store:delete(d.id, ctx.emu)
+  return no_content(ctx)
+end
+
+-- POST .../windowsAutopilotDeviceIdentities/deleteDevices `{ "serialNumbers": [...] }`: deletes every
+-- device with each serial (exact match; serials are not unique) and answers a
+-- deletedWindowsAutopilotDeviceState per device deleted ("accepted") or per serial not found ("failed",
+-- not fatal to the others).
+function ops.deleteDevices(app, ctx)
+  local body, bad = json_body(ctx)
+  if not body then return bad end
+  for k in pairs(body) do
+    if k ~= "serialNumbers" then return bad_param(ctx, k, "deleteDevices") end
+  end
+  local serials = body.serialNumbers
+  if serials == nil or serials == cjson.null then
+    return envelope.intune_error(ctx, 400, "BadRequest", "An error has occurred - serialNumbers is required")
+  end
+  if type(serials) ~= "table" then return bad_payload(ctx) end
+  local n = 0
+  for _ in pairs(serials) do n = n + 1 end
+  if n ~= #serials then return bad_payload(ctx) end
+  for _, v in ipairs(serials) do
+    if type(v) ~= "string" then return bad_payload(ctx) end
+  end
+  local items = {}
+  local function state(serial, id, st, msg)
+    items[#items + 1] = enc({ ["@odata.type"] = "#microsoft.graph.deletedWindowsAutopilotDeviceState",
+      serialNumber = serial, deviceRegistrationId = id, deletionState = st, errorMessage = msg })
+  end
+  for _, serial in ipairs(serials) do
+    local found = serial ~= "" and app.store:current_with_serial(serial) or {}
+    if #found == 0 then
+      state(serial, "", "failed", "Cannot find device with serial number " .. serial)
+    end
+    for _, d in ipairs(found) do
+      app.store:delete(d.id, ctx.emu)
+      state(serial, d.id, "accepted", "")
+    end
+  end
+  local ctxurl = ctx.base .. "/$metadata#Collection(microsoft.graph.deletedWindowsAutopilotDeviceState)"
+  return ok_json(ctx, 200, '{"@odata.context":' .. enc(ctxurl) .. ',"value":['
+    .. table.concat(items, ","):gsub("\\/", "/") .. "]}")
+end
+
+-- POST beta .../{id}/allowNextEnrollment (no body): "unblocks next autopilot enrollment", so a
+-- userless (self-deploying, pre-provisioned) device may enrol again.
+function ops.allowNextEnrollment(app, ctx, op)
+  local body, bad = json_body(ctx)
+  if not body then return bad end
+  local k = next(body)
+  if k ~= nil then return bad_param(ctx, k, "allowNextEnrollment") end
+  local d = target(app, op, true)
+  if not d then return not_found(ctx, op.id) end
+  app.store:update(d.id, { userlessEnrollmentStatus = "allowed" }, ctx.emu)
   return no_content(ctx)
 end
 

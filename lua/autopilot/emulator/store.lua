@@ -208,6 +208,22 @@ function Store:count_matching(pred)
   return n
 end
 
+--- The current devices with exactly this serial number (a binary search, never a scan).
+-- @tparam string serial
+-- @treturn table array of records in id order, possibly empty (do not modify)
+function Store:current_with_serial(serial)
+  local out, sorted, vis, cur = {}, self.sorted, self.visible, self.current
+  local i = self:lower_bound(serial)
+  while i <= #sorted do
+    local id = sorted[i]
+    local d = vis[id] or cur[id]
+    if not d or d.serialNumber ~= serial then break end
+    if cur[id] then out[#out + 1] = cur[id] end -- deleted ones may linger in the visible view
+    i = i + 1
+  end
+  return out
+end
+
 --- Every current device, in cursor order.
 -- @treturn table array of records (do not modify)
 function Store:all_current()
