@@ -69,7 +69,7 @@ fuzz-build: $(FUZZ_TARGETS)
 
 build-fuzz/%: fuzz/%.c fuzz/fuzz.h $(CORE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(LUA_CFLAGS) $(CURL_FLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS) \
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(WARN) $(LUA_CFLAGS) $(CURL_FLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS) \
 		$(shell $(PKG_CONFIG) --libs lua5.4) -lm
 
 fuzz: fuzz-build

@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t key_len;
     size_t n = fuzz_split(data, size, &key, &key_len);
     if (key) {
-        ap_signer *g = ap_signer_new((const char *)data, n, (const char *)key, key_len, "pass", 4, 1, err, &msg);
+        ap_signer *g =
+            ap_signer_new((const char *)data, n, (const char *)key, key_len, "pass", 4, 1, err, &msg);
         ap_signer_free(g);
     }
     return 0;

@@ -10,7 +10,7 @@ for r in *.rockspec; do
 done
 make -s BUILD=build-lint CFLAGS=-Werror build >/dev/null || { echo "C build with -Werror failed"; rc=1; }
 rm -rf build-lint
-for f in src/*.[ch] src/emulator/*.[ch]; do
+for f in src/*.[ch] src/emulator/*.[ch] fuzz/*.[ch]; do
   clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || { echo "clang-format: $f is not formatted (clang-format -i $f)"; rc=1; }
 done
 for d in src src/emulator; do

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: installs the Debian packages it needs, builds, lints, runs every spec,
-# then runs every spec again with ASan+UBSan and under valgrind. Ends with "N passed, N failed".
-# QUICK=1 skips the sanitizer and valgrind runs (a fast local loop).
+# then runs every spec again with ASan+UBSan and under valgrind, then every fuzz target for a minute.
+# Ends with "N passed, N failed".
+# QUICK=1 skips the sanitizer, valgrind and fuzz runs (a fast local loop).
 set -u
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
@@ -16,6 +17,8 @@ step sh scripts/busted.sh
 if [ "${QUICK:-0}" != 1 ]; then
   step make -s asan
   step make -s valgrind
+  # every libFuzzer target over its seed corpus, FUZZ_SECONDS (60) each
+  step make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 fi
 passed=$(awk '{p += $2} END {print p + 0}' "$counts")
 failed=$(awk '{f += $3} END {print f + 0}' "$counts")
