@@ -72,6 +72,12 @@ build-fuzz/%: fuzz/%.c fuzz/fuzz.h $(CORE_SRC) $(wildcard src/*.h)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(WARN) $(LUA_CFLAGS) $(CURL_FLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS) \
 		$(shell $(PKG_CONFIG) --libs lua5.4) -lm
 
+# targets named emulator_* drive the emulator's host and tenant app instead of the core
+build-fuzz/emulator_%: fuzz/emulator_%.c fuzz/fuzz.h $(EMU_SRC) $(wildcard src/emulator/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Isrc $(FUZZ_FLAGS) $(WARN) $(LUA_CFLAGS) $(MHD_FLAGS) -o $@ $< $(EMU_SRC) $(EMU_LIBS) \
+		$(shell $(PKG_CONFIG) --libs lua5.4) -lm
+
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
 

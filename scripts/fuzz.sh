@@ -15,7 +15,9 @@ for t in build-fuzz/*; do
   scratch=$(mktemp -d)
   log=build-fuzz/$name.log
   # -rss_limit_mb: a parser that balloons memory on some input is a finding too
-  if "$t" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+  dict=""
+  [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
+  if "$t" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 $dict \
       -artifact_prefix="build-fuzz/crashes/$name-" "$scratch" "fuzz/corpus/$name" >"$log" 2>&1; then
     passed=$((passed + 1))
     echo "ok fuzz $name: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') runs in ${secs} s"
