@@ -23,7 +23,8 @@ end
 -- @tparam string args the arguments, already quoted
 -- @tparam[opt] table o `env` (assignments replacing the app's credentials), `urls = false` (no --graph-url /
 --   --login-url flags), `tty` (a line typed on a pseudo-terminal: stdin is then a terminal; its output is
---   merged into stdout with CRLF line ends), `prefix` (shell commands run first)
+--   merged into stdout with CRLF line ends), `prefix` (shell commands run first), `lua_e` (a Lua chunk run
+--   before the script, `lua5.4 -e`)
 -- @treturn string stdout
 -- @treturn string stderr (empty with `tty`: a terminal merges it into stdout)
 -- @treturn integer the exit status
@@ -35,7 +36,8 @@ function M.run(emu, dir, args, o)
   local cmd = "env -u AUTOPILOT_ACCESS_TOKEN -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_CLIENT_SECRET "
     .. "-u AZURE_CLIENT_CERTIFICATE_PATH -u AZURE_AUTHORITY_HOST -u AUTOPILOT_GRAPH_URL -u AUTOPILOT_LOGIN_URL "
     .. "AUTOPILOT_TOKEN_CACHE=" .. q(dir .. "/tokens.json") .. " " .. paths.env() .. " "
-    .. (o.env or M.app_env(emu)) .. " TERM=dumb lua5.4 bin/autopilot " .. urls .. args
+    .. (o.env or M.app_env(emu)) .. " TERM=dumb lua5.4 " .. (o.lua_e and ("-e " .. q(o.lua_e) .. " ") or "")
+    .. "bin/autopilot " .. urls .. args
   local line
   if o.tty then
     line = "printf '%s\\n' " .. q(o.tty) .. " | script -qec " .. q(cmd) .. " /dev/null"
