@@ -6,6 +6,7 @@ local help = require "autopilot.cli.help"
 local session = require "autopilot.cli.session"
 local output = require "autopilot.cli.output"
 local trace = require "autopilot.cli.trace"
+local messages = require "autopilot.cli.messages"
 local shell = require "shell"
 local files = require "files"
 local paths = require "paths"
@@ -196,5 +197,26 @@ describe("autopilot.cli.trace", function()
     assert.equal("> GET http://127.0.0.1:1/v1.0/x -> 200 request-id=rid-1 attempts=2 0.250s", line)
     line = trace.line("POST", "u", { transport = { code = "COULDNT_CONNECT" }, headers = {} }, 0)
     assert.matches("-> transport COULDNT_CONNECT request-id=-", line, 1, true)
+  end)
+end)
+
+describe("autopilot.cli.messages", function()
+  it("names flags, variables and commands instead of connect's options", function()
+    local errors = require "autopilot.errors"
+    local cases = {
+      { "graph_url must be an http(s) URL, got 'ftp://x'", "--graph-url must be an http(s) URL, got 'ftp://x'" },
+      { "no refresh token for this tenant, client and scopes in /t.json: sign in once with device_code = true",
+        "no refresh token for this tenant, client and scopes in /t.json: run 'autopilot login'" },
+      { "the app needs a client secret or certificate: give client_secret or certificate",
+        "the app needs a client secret or certificate: set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH" },
+      { "the refresh token is no longer valid: sign in again",
+        "the refresh token is no longer valid: run 'autopilot login' again" },
+      { "this app lives in another cloud: check `cloud` (global, usgov, dod, china)",
+        "this app lives in another cloud: check --cloud (global, usgov, dod, china)" },
+    }
+    for _, c in ipairs(cases) do assert.equal(c[2], messages.cli(c[1])) end
+    local err = errors.new { code = "InvalidConfiguration", message = "login_url must be an http(s) URL",
+      kind = "input" }
+    assert.matches("--login-url must be an http(s) URL", messages.cli(err), 1, true)
   end)
 end)
