@@ -199,6 +199,15 @@ describe("bin/autopilot on devices", function()
     assert.equal(identity, count("identity"))
   end)
 
+  it("refuses --json (or any flag) on a command that has no use for it, never ignoring it (exit 2)", function()
+    local d = tenant.devices(emu)[4]
+    local before = count("unassignUserFromDevice")
+    local _, err, status = cli("--json unassign " .. d.id)
+    assert.equal(2, status)
+    assert.matches("--json is not an option of 'unassign' (see autopilot help unassign)", err, 1, true)
+    assert.equal(before, count("unassignUserFromDevice"))
+  end)
+
   it("speaks flags, not option names, in its messages", function()
     local _, err, status = cli("--graph-url ftp://x --login-url ftp://x list", { urls = false })
     assert.equal(1, status)

@@ -121,6 +121,25 @@ describe("bin/autopilot bulk and undo", function()
     assert.is_true(n >= 2)
   end)
 
+  it("traces the run's writes with -v, each with the request-id the service logged", function()
+    local csv, ds = csv_of(2, "trace")
+    local out, err, status = cli("-v bulk --yes " .. q(csv))
+    assert.equal(0, status, out .. err)
+    local log = emu:state { devices = false, log = 10 }.log
+    local seen = 0
+    for _, e in ipairs(log) do
+      if e.endpoint == "unassignUserFromDevice" then
+        local id = e.path:match("windowsAutopilotDeviceIdentities/([^/]+)/")
+        if id == ds[1].id or id == ds[2].id then
+          assert.matches("> POST " .. emu.url .. e.path .. " -> 204 request-id=" .. e["request-id"], err, 1, true)
+          seen = seen + 1
+        end
+      end
+    end
+    assert.equal(2, seen)
+    assert.not_matches(emu.client_secret, err, 1, true)
+  end)
+
   it("needs --journal for undo (exit 2)", function()
     local _, err, status = cli("undo")
     assert.equal(2, status)
