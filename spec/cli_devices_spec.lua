@@ -14,7 +14,7 @@ describe("bin/autopilot on devices", function()
   local emu, dir
 
   setup(function()
-    emu = assert(emulator.start { devices = 30, seed = 33 })
+    emu = assert(emulator.start { devices = 40, seed = 33 })  -- 40: one serial is on two devices
     dir = files.tempdir()
   end)
 
@@ -108,6 +108,25 @@ describe("bin/autopilot on devices", function()
     _, err, status = cli("show " .. d.id .. " --serial " .. q(d.serialNumber))
     assert.equal(2, status)
     assert.matches("an id or --serial, not both", err, 1, true)
+  end)
+
+  it("refuses a serial that two devices share (exit 1), naming both ids, sending no write", function()
+    local by = {}
+    for _, d in ipairs(tenant.devices(emu)) do
+      by[d.serialNumber] = by[d.serialNumber] or {}
+      table.insert(by[d.serialNumber], d.id)
+    end
+    local serial, ids
+    for s, list in pairs(by) do
+      if #list > 1 and not s:find("[%s%c'\"]") then serial, ids = s, list end
+    end
+    assert.truthy(serial, "seed 33 with 40 devices has a duplicated serial")
+    local before = count("unassignUserFromDevice")
+    local _, err, status = cli("unassign --serial " .. q(serial))
+    assert.equal(1, status)
+    assert.matches(#ids .. " devices have serial number '" .. serial .. "': give one id", err, 1, true)
+    for _, id in ipairs(ids) do assert.matches(id, err, 1, true) end
+    assert.equal(before, count("unassignUserFromDevice"))
   end)
 
   it("assigns a user with --upn and --user-name, and needs --upn (exit 2, nothing sent)", function()

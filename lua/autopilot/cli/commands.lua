@@ -11,8 +11,8 @@ M.GLOBAL = {
       .. "other than Microsoft's needs --login-url too, so credentials never go to the real login host" },
   { "--login-url", key = "login_url", value = "URL", help = "identity platform base URL (default: the cloud's)" },
   { "--cloud", key = "cloud", value = "NAME", help = "global (default), usgov, dod or china" },
-  { "--tenant", key = "tenant", value = "TENANT", help = "tenant for login (default: AZURE_TENANT_ID, else "
-      .. "organizations)" },
+  { "--tenant", key = "tenant", value = "TENANT", help = "the tenant, a GUID or a domain name (default: "
+      .. "AZURE_TENANT_ID; for login, else organizations)" },
   { "--beta", key = "beta", help = "use Graph's beta API version instead of v1.0" },
   { "-v", key = "verbose", help = "trace every Graph request on stderr: method, URL, status, request-id, "
       .. "elapsed time (never a token)" },
@@ -105,7 +105,9 @@ M.COMMANDS = {
       .. "(required)" } }, RUN_FLAGS) },
   { name = "login", args = "", summary = "sign in with a device code and keep the sign-in",
     description = "Prints a URL and a code to enter there, waits for the sign-in, and keeps a refresh token "
-      .. "in the token cache so that later commands sign in silently.",
+      .. "in the token cache (AUTOPILOT_TOKEN_CACHE) so that later commands sign in silently when no "
+      .. "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AUTOPILOT_ACCESS_TOKEN is set. Give the same "
+      .. "AZURE_TENANT_ID (or --tenant) and AZURE_CLIENT_ID to later commands.",
     flags = {} },
   { name = "logout", args = "", summary = "forget every sign-in kept by login",
     description = "Deletes the token cache file.", flags = {} },
