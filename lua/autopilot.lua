@@ -66,13 +66,38 @@ local function config_error(message)
   return nil, errors.new { code = "InvalidConfiguration", message = message, kind = "input" }
 end
 
+-- A Graph URL on one of Microsoft's clouds (where the cloud's own login host is the right one to ask).
+local function microsoft_graph(url)
+  url = url:gsub("/+$", ""):lower()
+  for _, name in ipairs { "global", "usgov", "dod", "china" } do
+    if clouds[name].graph == url then return true end
+  end
+  return false
+end
+
+-- connect() with no table: the Azure SDK's variables, and AUTOPILOT_GRAPH_URL / AUTOPILOT_LOGIN_URL to point
+-- it at another Graph (the emulator, a proxy). Such a Graph with no login URL is refused: the app's
+-- credentials would otherwise go to Microsoft's login host for a tenant that is not there.
+local function environment_options()
+  local opts = credentials.from_environment()
+  local graph, login = os.getenv("AUTOPILOT_GRAPH_URL"), os.getenv("AUTOPILOT_LOGIN_URL")
+  if graph and graph ~= "" then opts.graph_url = graph end
+  if login and login ~= "" then opts.login_url = login end
+  if opts.graph_url and not opts.login_url and not microsoft_graph(opts.graph_url) then
+    return nil, "AUTOPILOT_GRAPH_URL names a Graph other than Microsoft's: set AUTOPILOT_LOGIN_URL too "
+      .. "(the emulator serves both on one URL)"
+  end
+  return opts
+end
+
 local Client = {}
 Client.__index = Client
 Client.__name = "autopilot.Client"
 
 --- Connect: check the options and prepare a session. No request is sent until the first call.
 -- With no argument, reads AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH
--- (+ AZURE_CLIENT_CERTIFICATE_PASSWORD) and AZURE_AUTHORITY_HOST.
+-- (+ AZURE_CLIENT_CERTIFICATE_PASSWORD), AZURE_AUTHORITY_HOST, and AUTOPILOT_GRAPH_URL with AUTOPILOT_LOGIN_URL
+-- (another Graph, e.g. the emulator; a Graph URL that is not Microsoft's without a login URL is refused).
 --
 -- Sign-in (first match wins): `access_token`; `managed_identity = true | { client_id =, endpoint =, header = }`
 -- (IDENTITY_ENDPOINT + IDENTITY_HEADER from the environment, else IMDS); `certificate = { cert =, key =,
@@ -92,7 +117,9 @@ Client.__name = "autopilot.Client"
 --   (an unreadable certificate, a wrong passphrase), "TokenCacheError" for a token cache that cannot be used
 function M.connect(opts)
   if opts == nil then
-    opts = credentials.from_environment()
+    local eerr
+    opts, eerr = environment_options()
+    if not opts then return config_error(eerr) end
   elseif type(opts) ~= "table" then
     error("autopilot.connect: options must be a table, got " .. type(opts), 2)
   end

@@ -31,7 +31,9 @@ describe("bin/autopilot", function()
       .. " AZURE_CLIENT_SECRET=" .. q(emu.client_secret))
     local err = dir .. "/stderr"
     local cmd = (prefix or "") .. "env -u AUTOPILOT_ACCESS_TOKEN -u AZURE_TENANT_ID -u AZURE_CLIENT_ID "
-      .. "-u AZURE_CLIENT_SECRET -u AZURE_CLIENT_CERTIFICATE_PATH " .. paths.env() .. " " .. env
+      .. "-u AZURE_CLIENT_SECRET -u AZURE_CLIENT_CERTIFICATE_PATH -u AUTOPILOT_GRAPH_URL -u AUTOPILOT_LOGIN_URL "
+      -- never the operator's own sign-in from `autopilot login`
+      .. "AUTOPILOT_TOKEN_CACHE=" .. q(dir .. "/tokens.json") .. " " .. paths.env() .. " " .. env
       .. " TERM=dumb lua5.4 bin/autopilot "
       .. "--graph-url " .. q(emu.url) .. " --login-url " .. q(emu.url) .. " " .. args .. " 2>" .. q(err)
       .. " </dev/null"
