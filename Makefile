@@ -22,7 +22,7 @@ EMU_SRC  = $(wildcard src/emulator/*.c) $(SHARED_SRC)
 CORE_SO  = $(BUILD)/autopilot/core.so
 EMU_SO   = $(BUILD)/autopilot/emulator/host.so
 
-.PHONY: all build test check lint asan valgrind bench demo clean install fuzz fuzz-build
+.PHONY: all build test check lint asan valgrind bench demo clean install fuzz fuzz-build man
 all build: $(CORE_SO) $(EMU_SO)
 
 $(CORE_SO): $(CORE_SRC) $(wildcard src/*.h)
@@ -80,6 +80,10 @@ build-fuzz/emulator_%: fuzz/emulator_%.c fuzz/fuzz.h $(EMU_SRC) $(wildcard src/e
 
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
+
+# the man page is generated from the CLI's command table (spec/cli_help_spec.lua checks it is current)
+man:
+	$(RUN_ENV) $(LUA) bin/autopilot --man > doc/autopilot.1
 
 install:
 	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-scm-1.rockspec
