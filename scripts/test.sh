@@ -15,6 +15,7 @@ step make -s build
 sh scripts/lint.sh || { status=1; echo "lint 0 1 0" >>"$counts"; }
 step make -s doc
 step sh scripts/busted.sh
+step sh scripts/examples.sh
 if [ "${QUICK:-0}" != 1 ]; then
   step make -s asan
   step make -s valgrind
