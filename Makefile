@@ -22,7 +22,7 @@ EMU_SRC  = $(wildcard src/emulator/*.c) $(SHARED_SRC)
 CORE_SO  = $(BUILD)/autopilot/core.so
 EMU_SO   = $(BUILD)/autopilot/emulator/host.so
 
-.PHONY: all build test check lint asan valgrind bench demo clean install fuzz fuzz-build man
+.PHONY: all build test check lint asan valgrind bench demo doc examples clean install fuzz fuzz-build man
 all build: $(CORE_SO) $(EMU_SO)
 
 $(CORE_SO): $(CORE_SRC) $(wildcard src/*.h)
@@ -85,9 +85,16 @@ fuzz: fuzz-build
 man:
 	$(RUN_ENV) $(LUA) bin/autopilot --man > doc/autopilot.1
 
+# the API reference (LDoc, config.ld) into doc/api
+doc:
+	ldoc -q .
+
+examples: build
+	sh scripts/examples.sh
+
 install:
 	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-scm-1.rockspec
 	luarocks --lua-version=5.4 make --deps-mode=none lua-autopilot-emulator-scm-1.rockspec
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz doc/api

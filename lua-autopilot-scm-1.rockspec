@@ -95,6 +95,7 @@ build = {
     ["autopilot.ids"] = "lua/autopilot/ids.lua",
     ["autopilot.json"] = "lua/autopilot/json.lua",
     ["autopilot.odata"] = "lua/autopilot/odata.lua",
+    ["autopilot.repl"] = "lua/autopilot/repl.lua",
     ["autopilot.token_cache"] = "lua/autopilot/token_cache.lua",
     ["autopilot.url"] = "lua/autopilot/url.lua",
   },

@@ -18,6 +18,7 @@ local credentials = require "autopilot.credentials"
 local checks = require "autopilot.checks"
 local url_mod = require "autopilot.url"
 local json = require "autopilot.json"
+local repl = require "autopilot.repl"
 
 local M = {
   _VERSION = "lua-autopilot " .. core._VERSION,
@@ -374,17 +375,19 @@ end
 --       print(device)
 --     end
 -- @tparam[opt] table query `serial`, `group_tag`, `model`, `user`, `display_name` (exact matches),
---   `filter` (raw OData `$filter`), `top` (page size)
+--   `filter` (raw OData `$filter`), `top` (at most this many devices, 1..1000: sent as `$top`, so one page
+--   suffices unless devices must be matched here, and paging stops once there are that many)
 -- @treturn function iterator yielding a device table, or `false, autopilot.Error` once on failure
 function Client:each_device(query)
   ensure_open(self)
   local plan = odata.plan(query)
+  local left = plan.top -- the cap: nil for every device
   local base = self:_url(COLLECTION)
   local fetch = function(url) return fetch_page(self, url) end
   local iter = odata.pages(fetch, odata.url(base, plan))
   local first, fell_back = true, false
   return function()
-    while true do
+    while left ~= 0 do
       local d, err = iter()
       if d == false and first and plan.keyed and not fell_back and err.status == 400 then
         -- the service refused our contains() (as it did for hyphens): scan everything, match here
@@ -394,15 +397,18 @@ function Client:each_device(query)
         return d, err
       else
         first = false
-        if odata.matches(d, plan) then return M.device_value(d) end
+        if odata.matches(d, plan) then
+          if left then left = left - 1 end
+          return M.device_value(d)
+        end
       end
     end
   end
 end
 
 --- Every matching device, as one array (all pages, duplicates from the inclusive cursor removed).
--- @tparam[opt] table query as for `each_device`
--- @treturn[1] table array of device tables
+-- @tparam[opt] table query as for `each_device` (`top = n`: at most n devices)
+-- @treturn[1] table array of device tables; prints as a short table (`autopilot.repl`)
 -- @return[2] nil
 -- @treturn[2] autopilot.Error
 function Client:list_devices(query)
@@ -414,7 +420,7 @@ function Client:list_devices(query)
       list[#list + 1] = d
     end
   end
-  return list
+  return repl.device_list(list)
 end
 
 --- Any other Graph call, with the same authentication, retries and errors.
@@ -471,7 +477,8 @@ end
 -- before the first call there may be no token yet (`has_token` false).
 -- @treturn table `{ flow =, cloud =, tenant =, client_id =, app = (display name), user = (delegated),
 --   scopes = {...} (delegated) or roles = {...} (app-only), expires_at = (epoch s), has_token =,
---   has_refresh_token =, token_cache = path, token_cache_error = text }`
+--   has_refresh_token =, token_cache = path, token_cache_error = text }`; prints with the expiry as an ISO
+--   date and from now
 function Client:token_info()
   ensure_open(self)
   local raw = self._session:token_info()
@@ -498,14 +505,21 @@ function Client:token_info()
   end
   local cache = self._token_cache
   if cache then info.token_cache, info.token_cache_error = cache.path, cache.error end
-  return info
+  return repl.token_info(info)
 end
 
---- Counters of the underlying session: requests, retries, throttled, paused_seconds, tokens_fetched.
--- @treturn table
+--- Counters of the underlying session: requests, retries, throttled, paused_seconds, tokens_fetched, and
+-- the pacing (write_rate, adapted_rate, queued_writes, write_wait).
+-- @treturn table the counters; prints as two lines
 function Client:stats()
   ensure_open(self)
-  return self._session:stats()
+  return repl.stats(self._session:stats())
+end
+
+--- The client's methods, one line each, for the REPL.
+-- @treturn string the list (the REPL prints it)
+function Client.help()
+  return repl.help("client", Client)
 end
 
 --- Close the client and its connections. Idempotent; also called by `<close>` and the garbage collector.
@@ -521,6 +535,12 @@ Client.__gc = Client.close
 function Client:__tostring()
   return string.format("autopilot.Client (%s, tenant %s, %s/%s, %s)", self.flow, tostring(self.tenant or "-"),
     self.graph_url, self.api_version, self._session and "open" or "closed")
+end
+
+--- The module's functions, one line each, for the REPL (`client:help()` lists a client's methods).
+-- @treturn string the list (the REPL prints it)
+function M.help()
+  return repl.help("module", M)
 end
 
 M.Client = Client

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Lint: luacheck on all Lua, the rockspecs through luarocks lint, a strict-warnings C build with -Werror,
-# clang-format over every C file, and no circle of calls among the C files of each module.
+# clang-format over every C file, no circle of calls among the C files of each module, and a doc comment on
+# every public function of the public modules (scripts/doc_check.lua, over config.ld's files).
 set -u
 cd "$(dirname "$0")/.."
 rc=0
@@ -16,5 +17,6 @@ done
 for d in src src/emulator; do
   lua5.4 scripts/c_graph.lua "$d" >/dev/null || { echo "circle of calls among the C files of $d: lua5.4 scripts/c_graph.lua $d"; rc=1; }
 done
+lua5.4 scripts/doc_check.lua >/dev/null || { lua5.4 scripts/doc_check.lua; rc=1; }
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

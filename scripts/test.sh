@@ -1,7 +1,7 @@
 #!/bin/sh
-# The whole test suite, as CI runs it: installs the Debian packages it needs, builds, lints, runs every spec,
-# then runs every spec again with ASan+UBSan and under valgrind, then every fuzz target for a minute.
-# Ends with "N passed, N failed".
+# The whole test suite, as CI runs it: installs the Debian packages it needs, builds, lints, builds the API
+# reference (make doc), runs every spec and every example (once, in the plain pass), then runs every spec
+# again with ASan+UBSan and under valgrind, then every fuzz target for a minute. Ends with "N passed, N failed".
 # QUICK=1 skips the sanitizer, valgrind and fuzz runs (a fast local loop).
 set -u
 cd "$(dirname "$0")/.."
@@ -13,7 +13,9 @@ status=0
 step() { echo "== $*"; "$@" || status=1; }
 step make -s build
 sh scripts/lint.sh || { status=1; echo "lint 0 1 0" >>"$counts"; }
+step make -s doc
 step sh scripts/busted.sh
+step sh scripts/examples.sh
 if [ "${QUICK:-0}" != 1 ]; then
   step make -s asan
   step make -s valgrind

@@ -299,7 +299,7 @@ describe("autopilot client at scale", function()
 
   it("walks the same devices with each_device, page by page", function()
     local n, seen = 0, {}
-    for d, err in client:each_device { top = 700 } do
+    for d, err in client:each_device() do
       assert.is_truthy(d, err and tostring(err))
       assert.is_nil(seen[d.id])
       seen[d.id] = true
@@ -308,9 +308,28 @@ describe("autopilot client at scale", function()
     assert.equal(5000, n)
   end)
 
-  it("stops the $top=1 loop of the inclusive cursor", function()
-    local list = assert(client:list_devices { top = 1 })
-    assert.equal(1, #list)
+  it("takes top as a cap: one request with $top, and each_device stops there too", function()
+    local function gets()
+      local n = 0
+      for _, e in ipairs(emu:state { devices = false }.log) do
+        if e.method == "GET" and e.path:find("windowsAutopilotDeviceIdentities%f[?\0]") then n = n + 1 end
+      end
+      return n
+    end
+    local before = gets()
+    local list = assert(client:list_devices { top = 5 })
+    assert.equal(5, #list)
+    assert.equal(before + 1, gets())
+    local log = emu:state { devices = false }.log
+    assert.matches("%$top=5$", log[#log].path)
+    local n = 0
+    for d in client:each_device { top = 3 } do
+      assert.is_truthy(d)
+      n = n + 1
+    end
+    assert.equal(3, n)
+    assert.equal(before + 2, gets())
+    assert.equal(1, #assert(client:list_devices { top = 1 }))
   end)
 end)
 

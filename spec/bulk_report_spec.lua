@@ -1,6 +1,6 @@
--- Unit specs of the report, progress, journal file format and Retry-After parsing of the bulk runner.
+-- Unit specs of the report, journal file format and Retry-After parsing of the bulk runner (progress:
+-- bulk_progress_spec).
 local report_mod = require "autopilot.bulk.report"
-local progress = require "autopilot.bulk.progress"
 local journal = require "autopilot.bulk.journal"
 local cjson = require "cjson"
 local files = require "files"
@@ -82,94 +82,6 @@ describe("bulk report", function()
     local r = report_mod.new({ { id = ID1, outcome = "would_unassign" }, { id = ID2, outcome = "duplicate" } },
       { dry_run = true })
     assert.matches("dry run%): 1 to unassign, 1 skipped, of 2", tostring(r))
-  end)
-end)
-
-describe("bulk progress", function()
-  local p = { total = 200, done = 50, succeeded = 40, failed = 2, skipped = 8, in_flight = 8, rate = 4.9, eta = 31,
-              throttled = 3 }
-
-  it("formats the bar and the plain line", function()
-    assert.are.equal("[######..................] 50/200  25%   4.9/s ETA 31s throttled 3 failed 2", progress.bar(p))
-    assert.matches("autopilot bulk: 50/200 done %(25%%%), 40 unassigned, 2 failed, 8 skipped, 8 in flight, " ..
-      "4.9/s, ETA 31s, 3 throttled", progress.line(p))
-  end)
-
-  it("formats durations", function()
-    assert.are.equal("45s", progress.duration(45))
-    assert.are.equal("6m02s", progress.duration(362))
-    assert.are.equal("1h05m", progress.duration(3900))
-    assert.are.equal("?", progress.duration(nil))
-  end)
-
-  it("computes rate and ETA over a window and calls back at most ten times a second", function()
-    local t = 0
-    local calls = {}
-    local tr = progress.new { total = 100, on_progress = function(x) calls[#calls + 1] = x end,
-                              now = function() return t end }
-    local st = { done = 0, succeeded = 0, failed = 0, skipped = 0, in_flight = 0, throttled = 0 }
-    for i = 1, 50 do
-      t = i * 0.2
-      st.done, st.succeeded = i, i
-      tr:update(st)
-    end
-    assert.are.equal(50, #calls)
-    local last = calls[#calls]
-    assert.are.equal(5, last.rate) -- 1 device per 0.2 s
-    assert.are.equal(10, last.eta)  -- 50 left
-    tr:update(st)                   -- same instant: no new call
-    assert.are.equal(50, #calls)
-    tr:finish(st)
-    assert.are.equal(51, #calls)
-  end)
-
-  -- Runs a tracker in `mode` writing to a file; `steps(tr, clock)` drives it (clock.t is its time); returns
-  -- what was drawn.
-  local function drawn(mode, t0, steps)
-    local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    local clock = { t = t0 }
-    local tr = progress.new { total = 2, mode = mode, stream = f, now = function() return clock.t end }
-    steps(tr, clock)
-    f:close()
-    local text = read(path)
-    os.remove(path)
-    return text
-  end
-
-  it("draws the bar with carriage returns and ends the line at the finish", function()
-    local text = drawn("bar", 0, function(tr, clock)
-      local st = { done = 1, succeeded = 1, failed = 0, skipped = 0, in_flight = 1, throttled = 0 }
-      tr:update(st)
-      clock.t, st.done = 1, 2
-      tr:finish(st)
-    end)
-    assert.matches("^\r%[", text)
-    assert.matches("\r%[#+%] 2/2 100%%", text)
-    assert.matches("\n$", text)
-  end)
-
-  it("writes plain lines when not on a terminal, without repeating the last one at the finish", function()
-    local text = drawn("lines", 100, function(tr, clock)
-      local st = { done = 2, succeeded = 2, failed = 0, skipped = 0, in_flight = 0, throttled = 0 }
-      tr:update(st)
-      tr:finish(st)
-      clock.t, st.failed = 101, 1
-      tr:finish(st)
-    end)
-    local lines = {}
-    for l in text:gmatch("[^\n]+") do lines[#lines + 1] = l end
-    assert.equal(2, #lines)
-    assert.is_nil(text:find("\r", 1, true))
-    assert.not_equal(lines[1], lines[2])
-  end)
-
-  it("maps the progress option to a display mode", function()
-    assert.is_nil(progress.mode(false))
-    assert.are.equal("bar", progress.mode("bar"))
-    assert.are.equal("lines", progress.mode("lines"))
-    local auto = progress.mode("auto")
-    assert.is_true(auto == "bar" or auto == "lines")
   end)
 end)
 

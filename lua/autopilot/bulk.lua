@@ -88,7 +88,7 @@ local function execute(client, norm, o, t0)
     end
   end
   local tracker = progress.new { total = #entries, on_progress = o.on_progress, mode = progress.mode(o.progress),
-                                 now = clock.now }
+                                 now = clock.now, stats = function() return s:stats() end }
 
   local journal
   if o.journal and #todo > 0 then
@@ -110,6 +110,7 @@ local function execute(client, norm, o, t0)
   end)
   if journal then journal:close() end
   if not ok then error(rerr, 0) end
+  state.write_seconds = run.write_seconds or 0 -- the final rate is the report's achieved_rate
   tracker:finish(state)
 
   local after = stats_of(s)

@@ -82,7 +82,7 @@ function Report:__tostring()
   local s = string.format("autopilot bulk: %d unassigned, %d failed, %d skipped, of %d", self.succeeded, self.failed,
     self.skipped, self.total)
   if self.elapsed then
-    local rate = self.elapsed > 0 and self.writes / self.elapsed or 0
+    local rate = self.achieved_rate or (self.elapsed > 0 and self.writes / self.elapsed or 0) -- the bar's rate
     s = s .. string.format(" in %.1fs (%.1f writes/s)", self.elapsed, rate)
   end
   if self.verified + self.unverified > 0 then
