@@ -439,6 +439,22 @@ function Client:unassign_users(targets, opts)
   return require("autopilot.bulk").run(self, targets, opts)
 end
 
+--- Assign back the users an unassign run removed (`assignUserToDevice`), through the same plan, pacing,
+-- journal, verify and report as `unassign_users`; see `autopilot.bulk.restore`. Devices whose user changed
+-- since the run are `skipped_changed`, records without a removed user `no_previous_user`.
+-- @param source a journal path, a report path (CSV or JSONL), a report, or an array of records
+--   `{ id =, previous_upn =, previous_user_name = }`
+-- @tparam[opt] table opts as for `unassign_users` except `force`
+-- @treturn[1] table report (`action = "restore"`; outcomes `restored`, `already_restored`, `skipped_changed`,
+--   `no_previous_user`, `would_restore`, ...)
+-- @return[2] nil
+-- @treturn[2] autopilot.Error code "InvalidRestoreSource" (an unreadable file, one that is neither a journal
+--   nor a report); nothing was sent
+function Client:restore(source, opts)
+  ensure_open(self)
+  return require("autopilot.bulk.restore").run(self, source, opts)
+end
+
 --- What the client is signed in as, for the REPL: never the token itself.
 -- The claims come from the access token's payload, decoded without verifying (it is our own token);
 -- before the first call there may be no token yet (`has_token` false).
