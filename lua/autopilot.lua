@@ -104,7 +104,7 @@ function M.connect(opts)
   if api_version ~= "v1.0" and api_version ~= "beta" then
     return config_error("api_version must be \"v1.0\" or \"beta\", got " .. ids.describe(api_version))
   end
-  local graph_url, gerr = url_mod.base("graph_url", opts.graph_url or cloud.graph)
+  local graph_url, gerr = url_mod.graph_base(opts.graph_url or cloud.graph)
   if not graph_url then return config_error(gerr) end
   local login_url, lerr = url_mod.base("login_url", opts.login_url or cloud.login)
   if not login_url then return config_error(lerr) end
@@ -364,6 +364,7 @@ function Client:each_device(query)
         fell_back = true
         iter = odata.pages(fetch, odata.url(base, plan, true))
       elseif not d then
+        if d == false then errors.add_filter_hint(err, plan.query.filter) end
         return d, err
       else
         first = false
