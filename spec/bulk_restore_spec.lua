@@ -188,6 +188,13 @@ describe("bulk restore", function()
     assert.equal(1, rep.succeeded)
     assert.equal(1, rep.counts.no_previous_user)
     assert.equal("", by_id(emu)[bare.id].userPrincipalName)
+    -- a report whose first result has no device (an unknown serial) is still a report
+    local by_serial = assert(client:unassign_users({ serials = { "NO-SUCH-SERIAL", by_id(emu)[list[2]].serialNumber } },
+      opts()))
+    assert(by_serial:write_jsonl(dir .. "/s.jsonl"))
+    local again = assert(client:restore(dir .. "/s.jsonl", opts()))
+    assert.equal(1, again.total)
+    assert.equal(1, again.succeeded)
   end)
 
   it("is itself journaled and resumable, and has a dry run", function()
@@ -232,6 +239,25 @@ describe("bulk restore", function()
       assert.has_error(function() client:restore({}, { force = true }) end, "restore: unknown option 'force'")
       assert.equal(before, requests(emu))
     end)
+
+  it("restores in $batch requests and through the plan's listing of many ids alike", function()
+    local plan = require "autopilot.bulk.plan"
+    local list, users = assigned()
+    assert(client:unassign_users(list, opts { journal = dir .. "/run.jsonl" }))
+    local gets = tenant.count(emu:state { log = false }.counters, "get")
+    local saved = plan.ID_GET_MAX
+    plan.ID_GET_MAX = 2 -- more ids than this: one listing instead of a GET per id
+    local ok, rep = pcall(client.restore, client, dir .. "/run.jsonl", opts { batch = true })
+    plan.ID_GET_MAX = saved
+    assert(ok, rep)
+    assert.equal(#list, rep.succeeded)
+    local counters = emu:state { log = false }.counters
+    assert.is_true(tenant.count(counters, "batch") >= 1)
+    assert.equal(gets, tenant.count(counters, "get")) -- the listing read them: no GET per device
+    assert.is_true(tenant.count(counters, "list") >= 1)
+    local now = by_id(emu)
+    for _, id in ipairs(list) do assert.equal(users[id].upn, now[id].userPrincipalName) end
+  end)
 
   it("reads a journal torn by a kill, and refuses a JSONL report with a broken line", function()
     local id = assigned()[1]

@@ -57,7 +57,7 @@ end
 -- JSON lines: a journal (a `run` header; a device's last line counts; lines torn by a kill are tolerated) or a
 -- JSONL report (every line a result).
 local function from_json_lines(text, path)
-  local order, last, journal, torn, n = {}, {}, false, 0, 0
+  local order, last, journal, results, torn, n = {}, {}, false, false, 0, 0
   for line in text:gmatch("[^\n]+") do
     n = n + 1
     line = line:gsub("\r$", "")
@@ -67,12 +67,16 @@ local function from_json_lines(text, path)
         torn = torn + 1
       elseif type(v.run) == "table" then
         journal = true
-      elseif type(v.id) == "string" and type(v.outcome) == "string" then
-        local key = v.id:lower()
-        if not last[key] then order[#order + 1] = key end
-        v.line = n
-        last[key] = v
-      elseif #order == 0 and not journal then
+      elseif type(v.outcome) == "string" then
+        -- a result without an id (an unknown serial) was never written: not part of the undo
+        if type(v.id) == "string" then
+          local key = v.id:lower()
+          if not last[key] then order[#order + 1] = key end
+          v.line = n
+          last[key] = v
+        end
+        results = true
+      elseif not results and not journal then
         return bad(path .. " is neither a journal nor a report: line " .. n .. " is no device result")
       end
     end
