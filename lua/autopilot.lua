@@ -132,7 +132,7 @@ function M.connect(opts)
   if api_version ~= "v1.0" and api_version ~= "beta" then
     return config_error("api_version must be \"v1.0\" or \"beta\", got " .. ids.describe(api_version))
   end
-  local graph_url, gerr = url_mod.base("graph_url", opts.graph_url or cloud.graph)
+  local graph_url, gerr = url_mod.graph_base(opts.graph_url or cloud.graph)
   if not graph_url then return config_error(gerr) end
   local login_url, lerr = url_mod.base("login_url", opts.login_url or cloud.login)
   if not login_url then return config_error(lerr) end
@@ -394,6 +394,7 @@ function Client:each_device(query)
         fell_back = true
         iter = odata.pages(fetch, odata.url(base, plan, true))
       elseif not d then
+        if d == false then errors.add_filter_hint(err, plan.query.filter) end
         return d, err
       else
         first = false
@@ -470,6 +471,22 @@ end
 function Client:unassign_users(targets, opts)
   ensure_open(self)
   return require("autopilot.bulk").run(self, targets, opts)
+end
+
+--- Assign back the users an unassign run removed (`assignUserToDevice`), through the same plan, pacing,
+-- journal, verify and report as `unassign_users`; see `autopilot.bulk.restore`. Devices whose user changed
+-- since the run are `skipped_changed`, records without a removed user `no_previous_user`.
+-- @param source a journal path, a report path (CSV or JSONL), a report, or an array of records
+--   `{ id =, previous_upn =, previous_user_name = }`
+-- @tparam[opt] table opts as for `unassign_users` except `force`
+-- @treturn[1] table report (`action = "restore"`; outcomes `restored`, `already_restored`, `skipped_changed`,
+--   `no_previous_user`, `would_restore`, ...)
+-- @return[2] nil
+-- @treturn[2] autopilot.Error code "InvalidRestoreSource" (an unreadable file, one that is neither a journal
+--   nor a report); nothing was sent
+function Client:restore(source, opts)
+  ensure_open(self)
+  return require("autopilot.bulk.restore").run(self, source, opts)
 end
 
 --- What the client is signed in as, for the REPL: never the token itself.

@@ -13,7 +13,7 @@ local read = files.slurp
 local function sample()
   return report_mod.new({
     { id = ID1, serial = "SN1", outcome = "unassigned", status = 204, request_id = "r1", attempts = 1,
-      verified = true },
+      verified = true, previous_upn = "alice@contoso.com", previous_user_name = "Alice, A." },
     { id = ID2, serial = "=cmd|' /C calc'!A0", outcome = "failed", status = 503, code = "ServiceUnavailable",
       message = 'busy, "really"', attempts = 7 },
     { serial = "NOPE", outcome = "unknown", message = "no device with this serial number", attempts = 0 },
@@ -52,9 +52,11 @@ describe("bulk report", function()
     os.remove(path)
     local lines = {}
     for l in text:gmatch("([^\r\n]*)\r\n") do lines[#lines + 1] = l end
-    assert.are.equal("id,serial,outcome,status,code,message,request_id,attempts,verified", lines[1])
-    assert.are.equal(ID1 .. ",SN1,unassigned,204,,,r1,1,true", lines[2])
-    assert.are.equal(ID2 .. ",'=cmd|' /C calc'!A0,failed,503,ServiceUnavailable,\"busy, \"\"really\"\"\",,7,", lines[3])
+    assert.are.equal("id,serial,outcome,status,code,message,request_id,attempts,verified,previous_upn,"
+      .. "previous_user_name", lines[1])
+    assert.are.equal(ID1 .. ",SN1,unassigned,204,,,r1,1,true,alice@contoso.com,\"Alice, A.\"", lines[2])
+    assert.are.equal(ID2 .. ",'=cmd|' /C calc'!A0,failed,503,ServiceUnavailable,\"busy, \"\"really\"\"\",,7,,,",
+      lines[3])
     assert.are.equal(6, #lines)
   end)
 
@@ -69,6 +71,8 @@ describe("bulk report", function()
     os.remove(path)
     assert.are.equal(5, n)
     assert.are.equal("unassigned", objs[1].outcome)
+    assert.are.equal("alice@contoso.com", objs[1].previous_upn)
+    assert.are.equal("Alice, A.", objs[1].previous_user_name)
     assert.are.same({ ID1, ID2 }, objs[4].ids)
   end)
 

@@ -64,3 +64,61 @@ describe("autopilot.errors.from_result", function()
     assert.equal("InvalidResponse", err.code)
   end)
 end)
+
+describe("autopilot.errors.add_filter_hint", function()
+  local function refused()
+    return errors.from_result(graph_result(400, "BadRequest", "An error has occurred"))
+  end
+
+  it("names the operator the service refused and the filter forms that work", function()
+    for filter, word in pairs { ["groupTag eq 'Kiosk'"] = "eq", ["groupTag ne 'A'"] = "ne",
+                                ["not contains(model,'x')"] = "not", ["groupTag in ('a','b')"] = "in" } do
+      local err = errors.add_filter_hint(refused(), filter)
+      assert.matches("Intune refuses '" .. word .. "'", err.hint, 1, true)
+      assert.matches("contains(groupTag,'Kiosk')", err.hint, 1, true)
+      assert.matches("(Intune refuses", tostring(err), 1, true)
+    end
+  end)
+
+  it("does not take a quoted literal for an operator, and explains other refusals", function()
+    assert.matches("^Intune accepts only contains", errors.add_filter_hint(refused(), "contains(groupTag,'eq')").hint)
+    assert.matches("hyphen", errors.add_filter_hint(refused(), "contains(serialNumber,'AB-1')").hint)
+  end)
+
+  it("leaves other errors alone", function()
+    local e = errors.add_filter_hint(errors.from_result(graph_result(503, "ServiceUnavailable", "busy")), "a eq 'b'")
+    assert.is_nil(e.hint)
+    assert.is_nil(errors.add_filter_hint(refused(), nil).hint)
+  end)
+end)
+
+describe("hints against the emulator", function()
+  local emulator = require "autopilot.emulator"
+  local autopilot = require "autopilot"
+  local tenant = require "tenant"
+  local emu
+
+  before_each(function() emu = assert(emulator.start { devices = 3 }) end)
+  after_each(function() emu:stop() end)
+
+  it("adds the filter hint to Intune's raw 400 for an eq filter", function()
+    local client = tenant.connect(emu)
+    local list, err = client:list_devices { filter = "groupTag eq 'Kiosk'" }
+    assert.is_nil(list)
+    assert.equal(400, err.status)
+    assert.matches("Intune refuses 'eq'", err.hint, 1, true)
+    local report, rerr = client:unassign_users({ filter = "groupTag eq 'Kiosk'" }, { progress = false })
+    assert.is_nil(report)
+    assert.matches("Intune refuses 'eq'", rerr.hint, 1, true)
+    client:close()
+  end)
+
+  it("refuses a Graph URL with the version at connect, before any request", function()
+    local before = emu:state { devices = false, log = false }.requests
+    local client, err = autopilot.connect(tenant.options(emu, { graph_url = emu.url .. "/v1.0" }))
+    assert.is_nil(client)
+    assert.equal("InvalidConfiguration", err.code)
+    assert.matches("give " .. emu.url .. " and choose the version", err.message, 1, true)
+    assert.equal(before, emu:state { devices = false, log = false }.requests)
+  end)
+end)

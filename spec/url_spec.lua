@@ -41,3 +41,20 @@ describe("autopilot.url", function()
     assert.is_false(url.is_under(base, 5))
   end)
 end)
+
+describe("autopilot.url.graph_base", function()
+  it("refuses a Graph URL that already holds the API version, naming the URL to give", function()
+    assert.equal("https://graph.microsoft.com", url.graph_base("https://graph.microsoft.com/"))
+    assert.equal("http://127.0.0.1:8080/proxy", url.graph_base("http://127.0.0.1:8080/proxy"))
+    for _, bad in ipairs { "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/BETA/",
+                           "https://graph.microsoft.com/v1.0/deviceManagement" } do
+      local ok, why = url.graph_base(bad)
+      assert.is_nil(ok, bad)
+      assert.matches("graph_url must not include the API version", why, 1, true)
+      assert.matches("give https://graph.microsoft.com and choose the version with api_version", why, 1, true)
+    end
+    local _, why = url.graph_base("http://127.0.0.1:9/proxy/beta")
+    assert.matches("give http://127.0.0.1:9/proxy ", why, 1, true)
+    assert.is_nil((url.graph_base("ftp://x")))
+  end)
+end)

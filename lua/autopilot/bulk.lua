@@ -28,6 +28,7 @@ local progress = require "autopilot.bulk.progress"
 local report_mod = require "autopilot.bulk.report"
 local runner = require "autopilot.bulk.runner"
 local clock = require "autopilot.bulk.clock"
+local actions = require "autopilot.bulk.actions"
 
 local M = {}
 
@@ -37,28 +38,31 @@ local function stats_of(s)
            paused = st.paused_seconds or 0, adapted_rate = st.adapted_rate, write_rate = st.write_rate }
 end
 
-local function finish_report(entries, meta)
+local function finish_report(entries, meta, action)
   local results = {}
   for i, e in ipairs(entries) do
     results[i] = {
       id = e.id, serial = e.serial, outcome = e.outcome, status = e.status, code = e.code, message = e.message,
       request_id = e.request_id, attempts = e.attempts or 0, verified = e.verified, ids = e.ids, line = e.line,
+      previous_upn = e.previous_upn, previous_user_name = e.previous_user_name,
+      restored_upn = e.restored_upn, restored_user_name = e.restored_user_name,
     }
   end
+  meta.action = action.kind
   return report_mod.new(results, meta)
 end
 
-local function execute(client, norm, o, t0)
+local function execute(client, action, norm, o, t0)
   local s = client._session
   local before = stats_of(s)
   local done = {}
   if o.journal then
-    local st, jerr = journal_mod.read(o.journal)
+    local st, jerr = journal_mod.read(o.journal, action.done)
     if not st then return nil, jerr end
     done = st.done
   end
 
-  local entries, perr = plan_mod.build(client, norm, o, done)
+  local entries, perr = plan_mod.build(client, norm, o, done, action)
   if not entries then return nil, perr end
 
   local todo, skipped = {}, 0
@@ -72,12 +76,12 @@ local function execute(client, norm, o, t0)
 
   if o.dry_run then
     for _, e in ipairs(todo) do
-      e.outcome, e.message = "would_unassign", "dry run: nothing sent"
+      e.outcome, e.message = action.dry_outcome, action.dry_message
     end
     local after = stats_of(s)
     return finish_report(entries, { dry_run = true, elapsed = clock.now() - t0,
       requests = after.requests - before.requests, retries = after.retries - before.retries,
-      throttled = after.throttled - before.throttled, journal = o.journal })
+      throttled = after.throttled - before.throttled, journal = o.journal }, action)
   end
 
   local state = { done = skipped, succeeded = 0, failed = 0, skipped = skipped, in_flight = 0, throttled = 0,
@@ -98,6 +102,7 @@ local function execute(client, norm, o, t0)
     params.writes = #todo
     params.source = norm.source
     params.fsync = true
+    params.action = action.kind
     local jerr
     journal, jerr = journal_mod.open(o.journal, params)
     if not journal then return nil, jerr end
@@ -106,7 +111,7 @@ local function execute(client, norm, o, t0)
   local run
   local ok, rerr = pcall(function()
     run = runner.execute { client = client, opts = o, todo = todo, state = state, journal = journal,
-                           tracker = tracker, clock = clock }
+                           tracker = tracker, clock = clock, action = action }
   end)
   if journal then journal:close() end
   if not ok then error(rerr, 0) end
@@ -122,7 +127,30 @@ local function execute(client, norm, o, t0)
     -- pacing: the ceiling the run was given, where adaptation left it, and what the service let through
     write_rate = after.write_rate, adapted_rate = after.adapted_rate,
     achieved_rate = write_seconds > 0 and state.succeeded / write_seconds or nil,
-  })
+  }, action)
+end
+
+--- Run an action over normalised targets with checked options: the session's pacing is set for the run and
+-- put back afterwards, even when the run raises (used by `run` and `autopilot.bulk.restore`).
+-- @tparam autopilot.Client client
+-- @tparam table action an `autopilot.bulk.actions` entry
+-- @tparam table norm from `autopilot.bulk.targets.normalize` (restore items carry `restore = { upn =, name = }`)
+-- @tparam table o from `autopilot.bulk.options.check`
+-- @treturn[1] table the report
+-- @return[2] nil
+-- @treturn[2] autopilot.Error the plan could not be made; nothing was written
+function M.execute(client, action, norm, o)
+  local t0 = clock.now()
+  local s = client._session
+  local saved = client._pacing
+  -- writes are paced by the session, $batch items one by one as single writes; verify reads get slots of
+  -- their own
+  local extra = runner.read_slots(o)
+  s:configure { concurrency = o.concurrency + extra, limit = o.limit }
+  local ok, report, err = pcall(execute, client, action, norm, o, t0)
+  s:configure { concurrency = saved.concurrency, limit = saved.limit }
+  if not ok then error(report, 0) end
+  return report, err
 end
 
 --- Unassign the users of many devices (this is `client:unassign_users`).
@@ -143,8 +171,9 @@ end
 --   `progress` ("auto" unless `on_progress` is given: a bar on a terminal, plain lines otherwise; true, false,
 --   "bar", "lines"),
 --   `via_profile` (false: beta's path through deploymentProfile/assignedDevices; needs api_version "beta")
--- @treturn[1] table the report (`autopilot.bulk.report`): `succeeded`, `failed`, `skipped`, `results`,
---   `write_csv`, `write_jsonl`, `summary`; `report.error` is set when the run stopped early
+-- @treturn[1] table the report (`autopilot.bulk.report`): `succeeded`, `failed`, `skipped`, `results` (each
+--   with `previous_upn` and `previous_user_name`: the user removed), `write_csv`, `write_jsonl`, `summary`,
+--   `lines` (one per device, e.g. a dry run's listing); `report.error` is set when the run stopped early
 -- @return[2] nil
 -- @treturn[2] autopilot.Error the plan could not be made (a listing failed, an unreadable CSV or journal);
 --   nothing was written
@@ -158,18 +187,7 @@ function M.run(client, targets, opts)
   end
   local norm, terr = targets_mod.normalize(targets)
   if not norm then return nil, terr end
-
-  local t0 = clock.now()
-  local s = client._session
-  local saved = client._pacing
-  -- writes are paced by the session, $batch items one by one as single writes; verify reads get slots of
-  -- their own
-  local extra = runner.read_slots(o)
-  s:configure { concurrency = o.concurrency + extra, limit = o.limit }
-  local ok, report, err = pcall(execute, client, norm, o, t0)
-  s:configure { concurrency = saved.concurrency, limit = saved.limit }
-  if not ok then error(report, 0) end
-  return report, err
+  return M.execute(client, actions.unassign, norm, o)
 end
 
 return M

@@ -214,6 +214,38 @@ function M.invalid_response(result, why)
   }
 end
 
+-- What to write instead of a `$filter` Intune refused, by what the filter holds.
+local FILTER_FORMS = "contains(groupTag,'Kiosk') or startswith(serialNumber,'PF'), joined with and/or, on "
+  .. "serialNumber, groupTag, model, displayName or userPrincipalName; for an exact match query by serial, "
+  .. "group_tag, model, user or display_name, which the client matches exactly"
+-- the operators the service refuses on this collection, whatever the property
+local REFUSED_OPERATORS = { eq = true, ne = true, gt = true, ge = true, lt = true, le = true, ["in"] = true,
+  has = true, ["not"] = true }
+
+--- Add a hint to the service's 400 for a raw `$filter` it refused: which filter forms work instead.
+-- The filter's quoted literals are left out of the search, so `contains(groupTag,'eq')` is not taken for eq.
+-- @tparam autopilot.Error err the listing's error (only a 400 gets a hint)
+-- @tparam[opt] string filter the raw filter that was sent
+-- @treturn autopilot.Error err
+function M.add_filter_hint(err, filter)
+  if type(filter) ~= "string" or not M.is_error(err) or err.status ~= 400 or err.hint then return err end
+  local bare = filter:gsub("'[^']*'", "''"):lower()
+  for word in bare:gmatch("%a+") do
+    if REFUSED_OPERATORS[word] then
+      err.hint = "Intune refuses '" .. word .. "' on Autopilot devices (eq and every comparison, in, has, not): use "
+        .. FILTER_FORMS
+      return err
+    end
+  end
+  if filter:find("contains%s*%(%s*%w+%s*,%s*'[^']*%-") then
+    err.hint = "the service has refused contains() text with a hyphen: use startswith(), or query by serial "
+      .. "(the client then scans and matches exactly)"
+  else
+    err.hint = "Intune accepts only " .. FILTER_FORMS
+  end
+  return err
+end
+
 --- An error for input rejected before anything was sent.
 -- @tparam string code e.g. `"InvalidDeviceId"`
 -- @tparam string message what is wrong and what was expected

@@ -7,11 +7,13 @@
 -- repeats, and stops when a link repeats or a page brings nothing new (the `$top=1` loop).
 -- @module autopilot.odata
 local errors = require "autopilot.errors"
+local serial = require "autopilot.serial"
 
 local M = {}
 
 -- query key -> Graph property, whether the comparison ignores case, and whether it ignores surrounding white
--- space (as the bulk plan does: a CSV cell is trimmed, so "SN1 " and "SN1" must be one serial, or ambiguous)
+-- space (`autopilot.serial.trim`, as the bulk plan and CSV cells do: "SN1 " and "SN1" are one serial, and
+-- `{ serial = " SN1 " }` asks the service for SN1)
 local KEYS = {
   serial = { property = "serialNumber", fold = false, trim = true },
   group_tag = { property = "groupTag", fold = true },
@@ -42,6 +44,7 @@ function M.plan(query)
   for k, v in pairs(query) do
     if KEYS[k] then
       if type(v) ~= "string" then error("query." .. tostring(k) .. " must be a string, got " .. type(v), 3) end
+      if KEYS[k].trim then v = serial.trim(v) end
       if v == "" or v:find("%c") then
         error("query." .. k .. " must be a non-empty string without control characters", 3)
       end
@@ -55,7 +58,9 @@ function M.plan(query)
   end
   local clauses = {}
   for _, k in ipairs(ORDER) do
-    if query[k] then clauses[#clauses + 1] = "contains(" .. KEYS[k].property .. "," .. quote(query[k]) .. ")" end
+    local v = query[k]
+    if v and KEYS[k].trim then v = serial.trim(v) end
+    if v then clauses[#clauses + 1] = "contains(" .. KEYS[k].property .. "," .. quote(v) .. ")" end
   end
   local keyed = #clauses > 0
   if query.filter then clauses[#clauses + 1] = keyed and "(" .. query.filter .. ")" or query.filter end
@@ -90,9 +95,7 @@ function M.matches(device, plan)
     if want then
       local have = device[spec.property]
       if type(have) ~= "string" then return false end
-      if spec.trim then
-        have, want = have:match("^%s*(.-)%s*$"), want:match("^%s*(.-)%s*$")
-      end
+      if spec.trim then have, want = serial.trim(have), serial.trim(want) end
       if spec.fold then
         if have:lower() ~= want:lower() then return false end
       elseif have ~= want then

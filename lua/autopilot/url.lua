@@ -34,6 +34,31 @@ function M.base(name, url)
   return (url:gsub("/+$", ""))
 end
 
+--- The API versions a Graph URL must not carry itself: the client adds its `api_version` to every path.
+M.VERSIONS = { ["v1.0"] = true, beta = true }
+
+--- Check and normalise a Graph base URL: a base URL (see `base`) that holds no API version segment
+-- (`https://graph.microsoft.com/v1.0` would send every request to `/v1.0/v1.0/...` and meet a bare 400).
+-- @tparam string url
+-- @treturn[1] string the URL without trailing slashes
+-- @return[2] nil
+-- @treturn[2] string what is wrong, with the URL to give instead
+function M.graph_base(url)
+  local b, err = M.base("graph_url", url)
+  if not b then return nil, err end
+  local head, path = b:match("^(%a[%w+.-]*://[^/]*)(.*)$")
+  local kept = {}
+  for seg in path:gmatch("[^/]+") do
+    if M.VERSIONS[seg:lower()] then
+      local root = head .. (#kept > 0 and "/" .. table.concat(kept, "/") or "")
+      return nil, string.format("graph_url must not include the API version (%s): give %s and choose the "
+        .. "version with api_version (\"v1.0\" or \"beta\")", ids.describe(seg), root)
+    end
+    kept[#kept + 1] = seg
+  end
+  return b
+end
+
 --- Resolve "." and ".." segments of a URL's path (RFC 3986 section 5.2.4); the query is kept as it is.
 -- @tparam string url an absolute http(s) URL
 -- @treturn string

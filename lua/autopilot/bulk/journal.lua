@@ -3,14 +3,19 @@
 -- Format (JSON Lines, appended, never rewritten):
 --
 --     {"run":{"started":"2026-...Z","concurrency":8,"limit":{"writes":100,"seconds":20},...}}
---     {"id":"...","serial":"...","outcome":"unassigned","status":204,"request_id":"...","attempts":1,"time":"..."}
+--     {"id":"...","serial":"...","outcome":"unassigned","status":204,"request_id":"...","attempts":1,"time":"...",
+--      "previous_upn":"alice@contoso.com","previous_user_name":"Alice"}
 --
 -- A header line (`run`, the run's parameters) starts every run that writes, so a resumed run adds its own.
 -- Each device line is written, flushed and fsynced (`core.fsync`) before the
 -- next one, so a run killed at any moment loses at most the line being written. Reading tolerates such a
 -- torn last line. A device whose last line says `unassigned` or `already_unassigned` is done: a later run
--- with the same journal skips it as `done_before` and sends nothing for it.
--- The journal holds ids, serial numbers, statuses and request ids: never a token, a secret or a header.
+-- with the same journal skips it as `done_before` and sends nothing for it (a restore run's journal: `restored`
+-- or `already_restored`).
+-- `previous_upn` and `previous_user_name` are the user the device had before the write (what
+-- `client:restore` puts back); a restore run's lines add `restored_upn` and `restored_user_name`.
+-- The journal holds ids, serial numbers, user names, statuses and request ids: never a token, a secret or a
+-- header.
 -- @module autopilot.bulk.journal
 local json = require "autopilot.json"
 local errors = require "autopilot.errors"
@@ -24,11 +29,13 @@ M.DONE = { unassigned = true, already_unassigned = true }
 
 --- Read a journal.
 -- @tparam string path
+-- @tparam[opt] table done_outcomes the outcomes that make a device done (default `M.DONE`)
 -- @treturn[1] table `{ done = { [id] = line }, last = { [id] = line }, lines = n, runs = n, torn = n }`
 --   (a missing file reads as empty)
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code `"JournalUnreadable"`
-function M.read(path)
+function M.read(path, done_outcomes)
+  done_outcomes = done_outcomes or M.DONE
   local state = { done = {}, last = {}, lines = 0, runs = 0, torn = 0 }
   local f, why, errno = io.open(path, "rb")
   if not f then
@@ -48,7 +55,7 @@ function M.read(path)
           state.lines = state.lines + 1
           local id = v.id:lower()
           state.last[id] = v
-          if M.DONE[v.outcome] then state.done[id] = v end
+          if done_outcomes[v.outcome] then state.done[id] = v end
         end
       end
     end
@@ -106,7 +113,8 @@ function Journal:_line(t)
 end
 
 --- Append one device outcome, durably (write, flush, fsync).
--- @tparam table e `{ id =, serial =, outcome =, status =, code =, request_id =, attempts = }`
+-- @tparam table e `{ id =, serial =, outcome =, status =, code =, request_id =, attempts =, previous_upn =,
+--   previous_user_name =, restored_upn =, restored_user_name = }`
 -- @treturn[1] boolean true
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code `"JournalUnwritable"`
@@ -115,6 +123,8 @@ function Journal:write(e)
   return self:_line({
     id = e.id, serial = e.serial, outcome = e.outcome, status = e.status, code = e.code,
     request_id = e.request_id, attempts = e.attempts, time = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    previous_upn = e.previous_upn, previous_user_name = e.previous_user_name,
+    restored_upn = e.restored_upn, restored_user_name = e.restored_user_name,
   })
 end
 

@@ -16,8 +16,13 @@ local KNOWN = {
   on_progress = true, progress = true, via_profile = true,
 }
 
+-- options a restore does not take: it never overwrites a user (force)
+local NOT_FOR = { restore = { force = true } }
+
+local fname = "unassign_users" -- the public name in messages, set by `check` for the call at hand
+
 local function fail(msg)
-  error("unassign_users: " .. msg, 4)
+  error(fname .. ": " .. msg, 4)
 end
 
 local function check_type(opts, key, expected)
@@ -36,20 +41,25 @@ local function positive_number(v, name)
 end
 
 --- Check options and fill in defaults.
--- @tparam[opt] table opts see `autopilot.bulk.run`
+-- @tparam[opt] table opts see `autopilot.bulk.run` and `autopilot.bulk.restore.run`
+-- @tparam[opt] table action an `autopilot.bulk.actions` entry (unassign by default): names the call in
+--   messages and leaves out what that action does not take
 -- @treturn table a new table with every option set: `concurrency`, `limit` (table or false), `batch`,
 --   `journal` (string or nil), `dry_run`, `force`, `verify` (table or false), `on_progress` (function or nil),
 --   `progress` (the raw value), `via_profile`
-function M.check(opts)
+function M.check(opts, action)
+  local kind = action and action.kind or "unassign"
+  fname = action and action.fname or "unassign_users"
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then fail("options must be a table, got " .. type(opts)) end
+  local refused = NOT_FOR[kind] or {}
   for k in pairs(opts) do
-    if not KNOWN[k] then fail("unknown option '" .. tostring(k) .. "'") end
+    if not KNOWN[k] or refused[k] then fail("unknown option '" .. tostring(k) .. "'") end
   end
   local o = {}
 
-  o.concurrency = checks.concurrency(opts.concurrency, "unassign_users", 3) or M.DEFAULTS.concurrency
-  o.limit = checks.limit(opts.limit, "unassign_users", 3)
+  o.concurrency = checks.concurrency(opts.concurrency, fname, 3) or M.DEFAULTS.concurrency
+  o.limit = checks.limit(opts.limit, fname, 3)
   if o.limit == nil then o.limit = { writes = M.DEFAULTS.limit.writes, seconds = M.DEFAULTS.limit.seconds } end
 
   o.batch = check_type(opts, "batch", "boolean") or false

@@ -16,9 +16,14 @@
 -- device the journal shows as done is `done_before`; a device with no `userPrincipalName` is
 -- `already_unassigned` (unless `force`); every other device gets a write (`outcome` stays nil until then).
 -- A device whose lookup itself failed (after the core's retries) is `failed`, with no write sent.
+-- A restore plan decides with `autopilot.bulk.actions`' restore rules instead of `already_unassigned`.
+-- Every entry with a device records the user it had as read here (`previous_upn`, `previous_user_name`):
+-- the read the plan makes anyway, so knowing whose assignment a write changes costs no request.
 -- @module autopilot.bulk.plan
 local errors = require "autopilot.errors"
 local json = require "autopilot.json"
+local actions = require "autopilot.bulk.actions"
+local serial = require "autopilot.serial"
 
 local M = {}
 
@@ -26,10 +31,6 @@ M.ID_GET_MAX = 200
 M.SERIAL_LOOKUP_MAX = 10
 
 local COLLECTION = "/deviceManagement/windowsAutopilotDeviceIdentities"
-
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
-end
 
 local function device_value(d)
   local ok, autopilot = pcall(require, "autopilot")
@@ -79,11 +80,14 @@ end
 -- @tparam table norm from `targets.normalize`
 -- @tparam table opts checked options (`force`)
 -- @tparam[opt] table done the journal's done set, id -> line
--- @treturn[1] table array of entries `{ id =, serial =, device =, outcome = nil|string, ... }`
+-- @tparam[opt] table action `autopilot.bulk.actions.unassign` (the default) or `.restore`
+-- @treturn[1] table array of entries `{ id =, serial =, device =, outcome = nil|string, previous_upn =,
+--   previous_user_name =, ... }`
 -- @return[2] nil
 -- @treturn[2] autopilot.Error a listing failed (nothing was written)
-function M.build(client, norm, opts, done)
+function M.build(client, norm, opts, done, action)
   done = done or {}
+  action = action or actions.unassign
   local entries = {}
   local seen = {}          -- device id -> true
   local seen_serial = {}   -- serial target -> true
@@ -100,12 +104,12 @@ function M.build(client, norm, opts, done)
       return
     end
     seen[key] = true
+    actions.note_previous(e, d)
     if done[key] then
       e.outcome = "done_before"
       e.message = "the journal records an earlier " .. tostring(done[key].outcome)
-    elseif (d.userPrincipalName or "") == "" and not opts.force then
-      e.outcome = "already_unassigned"
-      e.message = "no assigned user"
+    else
+      e.outcome, e.message = action.decide(e, d, opts)
     end
   end
 
@@ -140,7 +144,7 @@ function M.build(client, norm, opts, done)
       if not d then return nil, err end
       local id = type(d.id) == "string" and d.id:lower() or nil
       if id and want_id[id] then by_id[id] = d end
-      local sn = type(d.serialNumber) == "string" and trim(d.serialNumber) or nil
+      local sn = type(d.serialNumber) == "string" and serial.trim(d.serialNumber) or nil
       if sn and want_serial[sn] then
         local list = by_serial[sn] or {}
         -- the inclusive cursor may repeat a device: count each id once
@@ -176,6 +180,7 @@ function M.build(client, norm, opts, done)
 
   for _, it in ipairs(items) do
     local e = { index = it.index, line = it.line, id = it.id, serial = it.serial }
+    if it.restore then e.restored_upn, e.restored_user_name = it.restore.upn, it.restore.name end
     entries[#entries + 1] = e
     if it.kind == "device" then
       decide(e, it.device)

@@ -13,18 +13,37 @@
 --  * `ambiguous`           several devices share the serial number; none was touched (`ids` lists them)
 --  * `would_unassign`      dry run: the write that would be sent
 --
--- `succeeded` counts `unassigned`, `failed` counts `failed` and `not_attempted`, `skipped` counts the rest.
+-- A restore run (`client:restore`) has these instead of `unassigned`, `already_unassigned`, `would_unassign`:
+--
+--  * `restored`            the previous user was assigned back (HTTP 204)
+--  * `already_restored`    the device has that user again; nothing sent
+--  * `skipped_changed`     the device has another user now (assigned since the run); left alone
+--  * `no_previous_user`    the run recorded no user on this device
+--  * `would_restore`       dry run: the write that would be sent
+--
+-- Every result with a device carries `previous_upn` and `previous_user_name`: the user the device had when
+-- the run read it, before its write (whose assignment an unassign run removed). Restore results add
+-- `restored_upn` and `restored_user_name`, the user put back.
+--
+-- `succeeded` counts `unassigned` and `restored`, `failed` counts `failed` and `not_attempted`, `skipped`
+-- counts the rest.
 -- @module autopilot.bulk.report
 local json = require "autopilot.json"
 local errors = require "autopilot.errors"
 
 local M = {}
 
-local SUCCEEDED = { unassigned = true }
+local SUCCEEDED = { unassigned = true, restored = true }
 local FAILED = { failed = true, not_attempted = true }
 
---- The CSV and JSON Lines columns, in order.
-M.COLUMNS = { "id", "serial", "outcome", "status", "code", "message", "request_id", "attempts", "verified" }
+--- The CSV and JSON Lines columns of an unassign run, in order.
+M.COLUMNS = { "id", "serial", "outcome", "status", "code", "message", "request_id", "attempts", "verified",
+  "previous_upn", "previous_user_name" }
+
+--- The columns of a restore run: those of `M.COLUMNS`, then the user put back.
+M.RESTORE_COLUMNS = { table.unpack(M.COLUMNS) }
+M.RESTORE_COLUMNS[#M.RESTORE_COLUMNS + 1] = "restored_upn"
+M.RESTORE_COLUMNS[#M.RESTORE_COLUMNS + 1] = "restored_user_name"
 
 local Report = {}
 Report.__index = Report
@@ -33,8 +52,9 @@ Report.__name = "autopilot.bulk.Report"
 --- Build a report.
 -- @tparam table results array of result tables (see the module description)
 -- @tparam[opt] table meta `{ dry_run =, elapsed =, requests =, retries =, throttled =, journal =, error =,
--- paused_seconds =, write_rate =, adapted_rate =, achieved_rate = }` (rates in writes per second)
--- @treturn table the report
+-- paused_seconds =, write_rate =, adapted_rate =, achieved_rate =, action = "unassign"|"restore" }` (rates in
+-- writes per second)
+-- @treturn table the report (`action` says which kind of run it was)
 function M.new(results, meta)
   meta = meta or {}
   local r = setmetatable({
@@ -42,8 +62,9 @@ function M.new(results, meta)
     verified = 0, unverified = 0, dry_run = meta.dry_run or false, elapsed = meta.elapsed,
     requests = meta.requests, retries = meta.retries, throttled = meta.throttled, journal = meta.journal,
     error = meta.error, writes = 0, paused_seconds = meta.paused_seconds, write_rate = meta.write_rate,
-    adapted_rate = meta.adapted_rate, achieved_rate = meta.achieved_rate,
+    adapted_rate = meta.adapted_rate, achieved_rate = meta.achieved_rate, action = meta.action or "unassign",
   }, Report)
+  r.columns = r.action == "restore" and M.RESTORE_COLUMNS or M.COLUMNS
   for _, e in ipairs(results) do
     local o = e.outcome
     r.counts[o] = (r.counts[o] or 0) + 1
@@ -75,12 +96,14 @@ end
 
 --- One summary line.
 function Report:__tostring()
+  local restore = self.action == "restore"
   if self.dry_run then
-    return string.format("autopilot bulk (dry run): %d to unassign, %d skipped, of %d targets",
-      self.counts.would_unassign or 0, self.skipped - (self.counts.would_unassign or 0), self.total)
+    local would = self.counts[restore and "would_restore" or "would_unassign"] or 0
+    return string.format("autopilot %s (dry run): %d to %s, %d skipped, of %d targets", restore and "restore" or "bulk",
+      would, restore and "restore" or "unassign", self.skipped - would, self.total)
   end
-  local s = string.format("autopilot bulk: %d unassigned, %d failed, %d skipped, of %d", self.succeeded, self.failed,
-    self.skipped, self.total)
+  local s = string.format("autopilot %s: %d %s, %d failed, %d skipped, of %d", restore and "restore" or "bulk",
+    self.succeeded, restore and "restored" or "unassigned", self.failed, self.skipped, self.total)
   if self.elapsed then
     local rate = self.achieved_rate or (self.elapsed > 0 and self.writes / self.elapsed or 0) -- the bar's rate
     s = s .. string.format(" in %.1fs (%.1f writes/s)", self.elapsed, rate)
@@ -117,12 +140,48 @@ function Report:summary(max_failures)
         break
       end
       shown = shown + 1
-      local what = e.verified == false and e.outcome == "unassigned" and "not verified" or e.outcome
+      local what = e.verified == false and SUCCEEDED[e.outcome] and "not verified" or e.outcome
       lines[#lines + 1] = string.format("  %s %s%s: %s", what, e.id or "-",
         e.serial and (" (" .. e.serial .. ")") or "", e.message or e.code or (e.status and ("HTTP " .. e.status)) or "")
     end
   end
   return table.concat(lines, "\n")
+end
+
+local function user_text(upn, name)
+  if not upn then return "no user" end
+  if name and name ~= upn then return upn .. " (" .. name .. ")" end
+  return upn
+end
+
+--- One line for a result, for a dry run's per-device listing (`-WhatIf`) or a log:
+-- `would_unassign <id> (<serial>) user alice@contoso.com (Alice)`; a restore names the user it puts back
+-- (`would_restore <id> (<serial>) user alice@contoso.com`); a skip adds its reason after a colon.
+-- @tparam table e a result from `results`
+-- @treturn string
+function M.result_line(e)
+  local head = string.format("%s %s%s", tostring(e.outcome), e.id or "-", e.serial and (" (" .. e.serial .. ")") or "")
+  local user
+  if e.restored_upn then
+    user = "user " .. user_text(e.restored_upn, e.restored_user_name)
+    if e.previous_upn then user = user .. ", now " .. user_text(e.previous_upn, e.previous_user_name) end
+  elseif e.previous_upn or e.id and (e.outcome == "would_unassign" or SUCCEEDED[e.outcome]) then
+    user = "user " .. user_text(e.previous_upn, e.previous_user_name)
+  end
+  local line = user and (head .. " " .. user) or head
+  local why = e.message or e.code or (e.status and e.status >= 300 and ("HTTP " .. e.status)) or nil
+  if why and not (e.outcome == "would_unassign" or e.outcome == "would_restore" or SUCCEEDED[e.outcome]) then
+    line = line .. ": " .. why
+  end
+  return line
+end
+
+--- One line per result (see `result_line`), in target order.
+-- @treturn table array of strings
+function Report:lines()
+  local out = {}
+  for i, e in ipairs(self.results) do out[i] = M.result_line(e) end
+  return out
 end
 
 -- Cells that a spreadsheet would run as a formula get a leading quote (OWASP's CSV injection advice).
@@ -146,23 +205,24 @@ local function write_file(path, fill)
   return true
 end
 
---- Write the results as CSV (a header row, then one row per result, in `M.COLUMNS` order).
+--- Write the results as CSV (a header row, then one row per result, in `M.COLUMNS` order; a restore report
+-- in `M.RESTORE_COLUMNS` order).
 -- @tparam string path
 -- @treturn[1] boolean true
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code `"ReportUnwritable"`
 function Report:write_csv(path)
   return write_file(path, function(f)
-    assert(f:write(table.concat(M.COLUMNS, ","), "\r\n"))
+    assert(f:write(table.concat(self.columns, ","), "\r\n"))
     local row = {}
     for _, e in ipairs(self.results) do
-      for i, col in ipairs(M.COLUMNS) do row[i] = csv_cell(e[col]) end
+      for i, col in ipairs(self.columns) do row[i] = csv_cell(e[col]) end
       assert(f:write(table.concat(row, ","), "\r\n"))
     end
   end)
 end
 
---- Write the results as JSON Lines (one object per result, the `M.COLUMNS` fields plus `ids` for ambiguous).
+--- Write the results as JSON Lines (one object per result, the report's columns plus `ids` for ambiguous).
 -- @tparam string path
 -- @treturn[1] boolean true
 -- @return[2] nil
@@ -171,7 +231,7 @@ function Report:write_jsonl(path)
   return write_file(path, function(f)
     for _, e in ipairs(self.results) do
       local t = {}
-      for _, col in ipairs(M.COLUMNS) do t[col] = e[col] end
+      for _, col in ipairs(self.columns) do t[col] = e[col] end
       t.ids = e.ids
       assert(f:write(assert(json.encode(t)), "\n"))
     end

@@ -9,6 +9,7 @@
 -- @module autopilot.bulk.runner
 local errors = require "autopilot.errors"
 local verify = require "autopilot.bulk.verify"
+local actions = require "autopilot.bulk.actions"
 
 local M = {}
 
@@ -20,7 +21,8 @@ Run.__index = Run
 --- Items a `$batch` request carries (Graph's limit): in batch mode the session sends envelopes of this many.
 M.BATCH_SIZE = 20
 
--- The writer: one unassignUserFromDevice per device, sent alone or (batch mode) carried by the C core in
+-- The writer: one write per device (the action's: unassignUserFromDevice, or assignUserToDevice to restore),
+-- sent alone or (batch mode) carried by the C core in
 -- `$batch` envelopes; the core's retries, pacing and Retry-After apply to each item either way.
 local Single = {}
 Single.__index = Single
@@ -34,7 +36,8 @@ function Single:next()
   if self.aborted or self.i > #self.queue then return nil end
   local e = self.queue[self.i]
   self.i = self.i + 1
-  local req = self.run.client:_action_request(e.id, "unassignUserFromDevice", nil, self.run.action_opts)
+  local action = self.run.action
+  local req = self.run.client:_action_request(e.id, action.action, action.body(e), self.run.action_opts)
   req.tag = e -- the plan entry itself: one table less per request
   req.batch = self.batch_url
   self.in_flight = self.in_flight + 1
@@ -127,7 +130,7 @@ function Run:write_outcome(e, r, err)
     e.request_id = err.request_id or headers["request-id"]
     self.state.failed = self.state.failed + 1
   else
-    e.outcome, e.status, e.request_id = "unassigned", r.status, headers["request-id"]
+    e.outcome, e.status, e.request_id = self.action.outcome, r.status, headers["request-id"]
     e.code, e.message = nil, nil
     self.state.succeeded = self.state.succeeded + 1
   end
@@ -165,17 +168,18 @@ end
 
 --- Execute the writes of a plan.
 -- @tparam table o `{ client =, opts =, todo = entries, state = counters, journal = journal|nil,
---   tracker = progress tracker, clock = autopilot.bulk.clock }`
+--   tracker = progress tracker, clock = autopilot.bulk.clock, action = nil|`autopilot.bulk.actions` entry
+--   (unassign by default) }`
 -- @treturn table the run: `error` (set when it stopped early), `verify_checks`, `write_seconds` (from the
 --   first write sent to the last one answered)
 function M.execute(o)
   local run = setmetatable({
     client = o.client, session = o.client._session, opts = o.opts, state = o.state, journal = o.journal,
-    tracker = o.tracker, clock = o.clock,
+    tracker = o.tracker, clock = o.clock, action = o.action or actions.unassign,
     action_opts = { via_profile = o.opts.via_profile },
   }, Run)
   run.writer = single_writer(run, o.todo)
-  if o.opts.verify then run.verifier = verify.new(run.client, o.opts.verify) end
+  if o.opts.verify then run.verifier = verify.new(run.client, o.opts.verify, run.action) end
   local s = run.session
   local writer, verifier = run.writer, run.verifier
   -- in batch mode `concurrency` counts envelopes in flight, each carrying up to BATCH_SIZE writes

@@ -11,9 +11,11 @@
 -- CSV files: a header row naming a serial column (`Device Serial Number` as in Intune's Autopilot import and
 -- export files, `Serial number`, `serialNumber`, `serial`) or an id column (`id`, `ZTDID`, `Autopilot device
 -- ID`) selects that column; without a recognised header every row's first cell is read, a GUID as a device
--- id and anything else as a serial number. A UTF-8 byte order mark, CRLF line ends, quoted cells (RFC 4180)
--- and blank lines are accepted; cells are trimmed of surrounding white space only (real serial numbers can
--- hold inner spaces).
+-- id and anything else as a serial number. The separator is read from the header line: a comma, a semicolon
+-- (Excel's CSV in locales with a decimal comma) or a tab, whichever occurs most outside quotes (a comma when
+-- none does). A UTF-8 byte order mark, CRLF line ends, quoted cells (RFC 4180) and blank lines are accepted;
+-- cells are trimmed of surrounding white space only, by `autopilot.serial.trim` as every serial lookup is
+-- (real serial numbers can hold inner spaces).
 --
 -- An empty array is an empty run (never "every device"). Programmer errors (a wrong type, a string in an
 -- array that is not a GUID, a device table without a GUID id) raise before anything is sent; a CSV file
@@ -21,18 +23,49 @@
 -- @module autopilot.bulk.targets
 local errors = require "autopilot.errors"
 local ids = require "autopilot.ids"
+local serial_mod = require "autopilot.serial"
 
 local M = {}
 
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+local trim = serial_mod.trim
+
+--- The separators a CSV file may use, in the order that wins a tie.
+M.SEPARATORS = { ",", ";", "\t" }
+
+--- The separator of CSV text, read from its first line outside quoted cells (see the module description).
+-- @tparam string text the file's contents
+-- @treturn string `","`, `";"` or `"\t"`
+function M.detect_separator(text)
+  local counts, quoted = { [","] = 0, [";"] = 0, ["\t"] = 0 }, false
+  for i = 1, #text do
+    local c = text:sub(i, i)
+    if c == '"' then
+      quoted = not quoted
+    elseif not quoted then
+      if c == "\n" or c == "\r" then
+        if i > 1 and text:sub(1, i - 1):find("%S") then break end
+      elseif counts[c] then
+        counts[c] = counts[c] + 1
+      end
+    end
+  end
+  local best = ","
+  for _, sep in ipairs(M.SEPARATORS) do
+    if counts[sep] > counts[best] then best = sep end
+  end
+  return best
 end
 
---- Split CSV text into records of cells (RFC 4180: quoted cells may hold commas, quotes and line breaks).
+--- Split CSV text into records of cells (RFC 4180: quoted cells may hold separators, quotes and line breaks).
 -- @tparam string text the file's contents
+-- @tparam[opt] string sep the separator; by default the one `detect_separator` reads from the header line
 -- @treturn table array of `{ line = n, cells = { ... } }` (line numbers start at 1; blank lines are left out)
-function M.parse_csv(text)
+-- @treturn string the separator used
+function M.parse_csv(text, sep)
   if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end
+  sep = sep or M.detect_separator(text)
+  local cell_end = "[" .. sep .. "\r\n]"
+  local plain_end = "[" .. sep .. "\r\n\"]"
   local records, cells, cell = {}, {}, {}
   local line, record_line = 1, 1
   local i, n = 1, #text
@@ -71,10 +104,10 @@ function M.parse_csv(text)
         end
       end
       -- anything between the closing quote and the separator is kept, as spreadsheets do
-      local k = text:find("[,\r\n]", i) or n + 1
+      local k = text:find(cell_end, i) or n + 1
       cell[#cell + 1] = text:sub(i, k - 1)
       i = k
-    elseif c == "," then
+    elseif c == sep then
       end_cell()
       i = i + 1
     elseif c == "\r" or c == "\n" then
@@ -84,14 +117,14 @@ function M.parse_csv(text)
       line = line + 1
       record_line = line
     else
-      local k = text:find('[,\r\n"]', i) or n + 1
+      local k = text:find(plain_end, i) or n + 1
       if k == i then k = i + 1 end -- a quote inside an unquoted cell is kept as is
       cell[#cell + 1] = text:sub(i, k - 1)
       i = k
     end
   end
   if #cell > 0 or #cells > 0 then end_record() end
-  return records
+  return records, sep
 end
 
 -- header cell, lower-cased with spaces, underscores and hyphens removed -> column kind

@@ -1,11 +1,13 @@
 --- Verification after a write: the service is eventually consistent, so a device that answered 204 may
 -- still show its user for a while. Each unassigned device is read again `interval` seconds after its write,
--- and again every `interval` until its `userPrincipalName` is empty (`verified = true`) or `timeout` seconds
+-- and again every `interval` until its `userPrincipalName` is empty (a restore: the restored user) (`verified =
+-- true`) or `timeout` seconds
 -- after the write have passed (`verified = false`; one last read happens at the deadline). Reads run while
 -- the writes go on, in a few slots of their own, so verification costs little time beyond the last write.
 -- @module autopilot.bulk.verify
 local errors = require "autopilot.errors"
 local json = require "autopilot.json"
+local actions = require "autopilot.bulk.actions"
 
 local M = {}
 
@@ -17,9 +19,12 @@ Verifier.__index = Verifier
 --- A verifier.
 -- @tparam table client the client (`_url`)
 -- @tparam table cfg `{ timeout = s, interval = s }`
+-- @tparam[opt] table action an `autopilot.bulk.actions` entry: `verified(entry, device)` says whether a read
+--   shows the write, `unverified` what is seen while it does not (default: unassign)
 -- @treturn table verifier (`add`, `next`, `handle`, `wake`, `busy`)
-function M.new(client, cfg)
-  return setmetatable({ client = client, cfg = cfg, heap = {}, n = 0, in_flight = 0, checks = 0 }, Verifier)
+function M.new(client, cfg, action)
+  return setmetatable({ client = client, cfg = cfg, heap = {}, n = 0, in_flight = 0, checks = 0,
+                        action = action or actions.unassign }, Verifier)
 end
 
 -- a binary min-heap of { due, entry } by due time
@@ -96,11 +101,9 @@ function Verifier:handle(r, now)
   self.in_flight = self.in_flight - 1
   local e = r.tag.entry
   local err = errors.from_result(r)
-  local upn
   if not err then
     local d = json.decode(r.body or "")
-    if type(d) == "table" then upn = d.userPrincipalName end
-    if upn == "" or upn == json.null then
+    if type(d) == "table" and self.action.verified(e, d) then
       e.verified = true
       return e
     end
@@ -112,7 +115,7 @@ function Verifier:handle(r, now)
   if now >= e.verify_deadline then
     e.verified = false
     e.message = err and ("verify: " .. tostring(err.message))
-      or string.format("verify: a user is still assigned %gs after the write", self.cfg.timeout)
+      or string.format("verify: %s %gs after the write", self.action.unverified, self.cfg.timeout)
     return e
   end
   push(self, math.min(now + self.cfg.interval, e.verify_deadline), e)
