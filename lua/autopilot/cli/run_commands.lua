@@ -134,11 +134,6 @@ M.undo = {
     return true
   end,
   run = function(client, flags)
-    if type(client.restore) ~= "function" then
-      io.stderr:write("autopilot: undo needs a lua-autopilot with client:restore, which this one lacks: "
-        .. "nothing sent\n")
-      return commands.USAGE
-    end
     return run(function(opts) return client:restore(flags.journal, opts) end, flags, numbers(flags), "restore")
   end,
 }
