@@ -4,7 +4,7 @@
 set -eu
 PKGS="make gcc pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-check luarocks
       libcurl4-openssl-dev libssl-dev libmicrohttpd-dev zlib1g-dev valgrind curl openssl clang-format
-      clang libclang-rt-14-dev lua-ldoc tmux"
+      clang libclang-rt-14-dev lua-ldoc tmux nghttp2-proxy"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
