@@ -35,6 +35,8 @@ local OPTIONS = {
   stall_timeout = { number = true }, max_retries = { number = true }, max_retry_wait = { number = true },
   concurrency = { number = true }, limit = { table = true, boolean = true },
   insecure_skip_tls_verify = { boolean = true },
+  -- issue 9: bounds on what a hostile or broken server can make a call do
+  max_response_bytes = { number = true }, max_header_bytes = { number = true }, max_pages = { number = true },
   -- issue 4: every way to sign in
   certificate = { table = true }, device_code = { boolean = true, ["function"] = true },
   refresh_token = { string = true }, token_cache = { string = true },
@@ -65,6 +67,55 @@ end
 local function config_error(message)
   return nil, errors.new { code = "InvalidConfiguration", message = message, kind = "input" }
 end
+
+-- option -> { lowest, highest, integer only, unit }: a value outside is a configuration error, not a raise
+local RANGES = {
+  timeout = { 0.001, 86400, false, " seconds" }, connect_timeout = { 0.001, 86400, false, " seconds" },
+  -- curl's low-speed window is whole seconds
+  stall_timeout = { 1, 86400, false, " seconds" }, max_retry_wait = { 0, 604800, false, " seconds" },
+  max_response_bytes = { 1, 2 ^ 40, true, " bytes" }, max_header_bytes = { 1, 2 ^ 40, true, " bytes" },
+  max_pages = { 1, 2 ^ 31, true, "" },
+}
+
+local function number_text(v)
+  return math.tointeger(v) and string.format("%d", math.tointeger(v)) or string.format("%g", v)
+end
+
+--- The first numeric option outside its range, as an error message (nil when all are in range).
+-- @tparam table opts connect's options (types already checked)
+-- @treturn string|nil "option 'timeout' must be a number between 0.001 and 86400 seconds (got -1)"
+function M._range_error(opts)
+  local names = {}
+  for k in pairs(RANGES) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local v, r = opts[k], RANGES[k]
+    if v ~= nil and (not (v >= r[1] and v <= r[2]) or (r[3] and not math.tointeger(v))) then
+      return string.format("option '%s' must be %s between %s and %s%s (got %s)", k,
+        r[3] and "an integer" or "a number", number_text(r[1]), number_text(r[2]), r[4], number_text(v))
+    end
+  end
+  return nil
+end
+
+-- Credentials that would reach C as header or form text: empty or control characters are refused here,
+-- naming the field, never quoting it (it may be a secret).
+local function credential_error(auth)
+  for _, k in ipairs { "client_id", "client_secret", "refresh_token" } do
+    local v = auth[k]
+    if v == "" then return k .. " must not be empty" end
+    if type(v) == "string" and v:find("%c") then return k .. " must not contain control characters" end
+  end
+  return nil
+end
+
+--- Pages one listing follows at most unless `max_pages` says otherwise: 100,000 pages of up to 1,000
+-- devices is far above any real tenant, and ends a listing that a broken service never lets finish.
+M.MAX_PAGES = 100000
+--- Pages in a row a listing follows without a new device before it stops with an error.
+M.MAX_IDLE_PAGES = 5
+--- Longest `@odata.nextLink` followed (bytes); a real one is a few hundred.
+M.MAX_LINK_BYTES = 65536
 
 local Client = {}
 Client.__index = Client
@@ -97,6 +148,8 @@ function M.connect(opts)
     error("autopilot.connect: options must be a table, got " .. type(opts), 2)
   end
   check_options(opts)
+  local range_err = M._range_error(opts)
+  if range_err then return config_error(range_err) end
   local cloud_name = opts.cloud or "global"
   local cloud, cerr = clouds.lookup(cloud_name)
   if not cloud then return config_error(cerr) end
@@ -111,6 +164,8 @@ function M.connect(opts)
 
   local auth, cache_or_err = credentials.resolve(opts, cloud, login_url)
   if not auth then return nil, cache_or_err end
+  local cred_err = credential_error(auth)
+  if cred_err then return config_error(cred_err) end
 
   local limit = opts.limit
   local session = core.session {
@@ -120,6 +175,8 @@ function M.connect(opts)
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify or false,
     max_retries = opts.max_retries, max_retry_wait = opts.max_retry_wait,
     concurrency = opts.concurrency, limit = limit or nil,
+    max_response_bytes = opts.max_response_bytes and math.tointeger(opts.max_response_bytes),
+    max_header_bytes = opts.max_header_bytes and math.tointeger(opts.max_header_bytes),
     auth = auth,
   }
   return setmetatable({
@@ -129,6 +186,7 @@ function M.connect(opts)
     client_id = auth.client_id or opts.client_id, flow = auth.kind, _token_cache = cache_or_err,
     -- what a bulk run puts back on the session when it ends (the core's default concurrency is 8)
     _pacing = { concurrency = opts.concurrency or 8, limit = limit or false },
+    _max_pages = math.tointeger(opts.max_pages) or M.MAX_PAGES,
   }, Client)
 end
 
@@ -326,6 +384,11 @@ end
 -- GET a page URL and decode it (the fetch function of odata.pages). A next link is followed only on this
 -- client's Graph URL: the bearer token must never go to a host or scheme the service named in a reply.
 local function fetch_page(self, url)
+  if #url > M.MAX_LINK_BYTES or url:find("[%s%c]") then
+    return nil, errors.new { code = "InvalidResponse", kind = "http",
+      message = "the service's @odata.nextLink is " .. (#url > M.MAX_LINK_BYTES and #url .. " bytes long"
+        or "not a URL (spaces or control characters)") .. ": not followed" }
+  end
   if not url_mod.is_under(self.graph_url, url) then
     return nil, errors.new { code = "InvalidResponse", kind = "http",
       message = "the service's @odata.nextLink leaves " .. self.graph_url .. " (" .. ids.describe(url)
@@ -336,6 +399,40 @@ local function fetch_page(self, url)
   local page, derr = decode_body(result)
   if page == true then return nil, errors.invalid_response(result, "the page reply has no body") end
   return page, derr
+end
+
+local function paging_error(message)
+  return errors.new { code = "PagingLimit", kind = "http", message = message }
+end
+
+-- The fetch function of one listing (its fallback scan included), with the bounds a service that never
+-- lets a listing end runs into: max_pages in all, MAX_IDLE_PAGES in a row with no device the page before
+-- lacked (memory stays bounded by a page: only the last one's ids are kept).
+local function bounded_fetch(self)
+  local pages, idle, before = 0, 0, {}
+  return function(url)
+    if pages >= self._max_pages then
+      return nil, paging_error(string.format("the listing still had a next page after %d pages (max_pages): "
+        .. "stopped", pages))
+    end
+    pages = pages + 1
+    local page, err = fetch_page(self, url)
+    if type(page) ~= "table" or type(page.value) ~= "table" then return page, err end
+    local fresh, page_ids = false, {}
+    for _, d in ipairs(page.value) do
+      if type(d) == "table" and d.id ~= nil then
+        fresh = fresh or not before[d.id]
+        page_ids[d.id] = true
+      end
+    end
+    before = page_ids
+    idle = fresh and 0 or idle + 1
+    if idle >= M.MAX_IDLE_PAGES and page["@odata.nextLink"] ~= nil then
+      return nil, paging_error(string.format("%d pages in a row brought no new device and still named a next "
+        .. "page: stopped", idle))
+    end
+    return page
+  end
 end
 
 --- Walk every matching device, page by page, in memory bounded by one page.
@@ -353,7 +450,7 @@ function Client:each_device(query)
   ensure_open(self)
   local plan = odata.plan(query)
   local base = self:_url(COLLECTION)
-  local fetch = function(url) return fetch_page(self, url) end
+  local fetch = bounded_fetch(self)
   local iter = odata.pages(fetch, odata.url(base, plan))
   local first, fell_back = true, false
   return function()

@@ -327,7 +327,7 @@ static int process_messages(ap_session *s)
         ap_xfer *x = NULL;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
         curl_multi_remove_handle(s->multi, e);
-        x->code = rc;
+        x->code = ap_xfer_verdict(x, rc);
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         x->status = status;
