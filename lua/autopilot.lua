@@ -37,6 +37,7 @@ local OPTIONS = {
   insecure_skip_tls_verify = { boolean = true },
   -- issue 9: bounds on what a hostile or broken server can make a call do
   max_response_bytes = { number = true }, max_header_bytes = { number = true }, max_pages = { number = true },
+  on_retry = { ["function"] = true },
   -- issue 4: every way to sign in
   certificate = { table = true }, device_code = { boolean = true, ["function"] = true },
   refresh_token = { string = true }, token_cache = { string = true },
@@ -136,7 +137,13 @@ Client.__name = "autopilot.Client"
 --   "usgov", "dod", "china"), `graph_url`, `login_url` (overrides, e.g. the emulator), `api_version` ("v1.0" or
 --   "beta"), `ca_file`, `ca_path`, `timeout` (seconds, whole request), `connect_timeout`, `stall_timeout`,
 --   `max_retries`, `max_retry_wait` (seconds spent waiting in all), `concurrency`, `limit` (`{ writes = n,
---   seconds = s }` or false), `insecure_skip_tls_verify` (tests only)
+--   seconds = s }` or false), `insecure_skip_tls_verify` (tests only); bounds on what a server can make a
+--   call do: `max_response_bytes` (after decoding, default 64 MiB), `max_header_bytes` (default 256 KiB),
+--   `max_pages` (pages one listing follows, default `MAX_PAGES`); `on_retry = function(event)`, called
+--   while a call waits to retry, with `event.reason` ("connection refused", "HTTP 429 (throttled)", ...),
+--   `retry` (1-based), `of` (max_retries), `wait` (seconds), `code` (curl's name) or `status`, `token`
+--   (true for a token request) and `tag`; what it raises is ignored. Numbers out of range give
+--   "InvalidConfiguration" naming the option and its range.
 -- @treturn[1] autopilot.Client
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
@@ -177,6 +184,7 @@ function M.connect(opts)
     concurrency = opts.concurrency, limit = limit or nil,
     max_response_bytes = opts.max_response_bytes and math.tointeger(opts.max_response_bytes),
     max_header_bytes = opts.max_header_bytes and math.tointeger(opts.max_header_bytes),
+    on_retry = opts.on_retry,
     auth = auth,
   }
   return setmetatable({

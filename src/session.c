@@ -60,6 +60,7 @@ static const char *const session_keys[] = {"user_agent",
                                            "limit",
                                            "max_response_bytes",
                                            "max_header_bytes",
+                                           "on_retry",
                                            "auth",
                                            NULL};
 
@@ -137,6 +138,15 @@ static int l_session(lua_State *L)
     s->retry.rng = ap_random_seed();
     int concurrency = (int)ap_opts_integer(&o, "concurrency", 8, 1, MAX_CONCURRENCY);
     read_limit(L, s, 1);
+    int t = lua_getfield(L, 1, "on_retry");
+    if (t == LUA_TFUNCTION) {
+        s->retry_events.enabled = 1;
+        lua_setiuservalue(L, 2, AP_UV_ON_RETRY);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option 'on_retry' must be a function (got %s)", lua_typename(L, t));
+    } else {
+        lua_pop(L, 1);
+    }
     lua_getfield(L, 1, "auth");
     if (ap_auth_options(L, &s->auth, lua_gettop(L)))
         lua_setiuservalue(L, 2, AP_UV_AUTH); /* the callbacks the gate calls */

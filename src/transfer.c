@@ -248,7 +248,7 @@ int ap_xfer_setup(const ap_transport *tp, ap_xfer *x, const char *bearer)
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TIMEOUT_MS, tp->timeout_ms);
     SET(CURLOPT_CONNECTTIMEOUT_MS, tp->connect_timeout_ms);
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, AP_STALL_RATE);
     SET(CURLOPT_LOW_SPEED_TIME, tp->stall_seconds);
     if (tp->user_agent)
         SET(CURLOPT_USERAGENT, tp->user_agent);

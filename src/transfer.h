@@ -80,6 +80,11 @@ typedef struct ap_xfer {
 
 enum { AP_TOO_LARGE_NONE, AP_TOO_LARGE_BODY, AP_TOO_LARGE_HEADERS };
 
+/* A transfer moving fewer bytes a second than this for stall_timeout seconds is a stall (curl's low-speed
+ * rule): at 1 B/s a trickled body would run every attempt to the full timeout. A real Graph reply never
+ * comes this slowly once it has started. */
+#define AP_STALL_RATE 1024L
+
 /* How every attempt of a session is sent: the session's transport options. */
 typedef struct ap_transport {
     char *user_agent, *ca_file, *ca_path;
