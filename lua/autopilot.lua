@@ -147,7 +147,8 @@ Client.__name = "autopilot.Client"
 -- @treturn[1] autopilot.Client
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
---   (an unreadable certificate, a wrong passphrase), "TokenCacheError" for a token cache that cannot be used
+--   (an unreadable certificate, a wrong passphrase, an empty or control-character client_id or secret), or a
+--   number is out of range (the message names the option and its range), "TokenCacheError" for a token cache that cannot be used
 function M.connect(opts)
   if opts == nil then
     opts = credentials.from_environment()
@@ -443,7 +444,10 @@ local function bounded_fetch(self)
   end
 end
 
---- Walk every matching device, page by page, in memory bounded by one page.
+--- Walk every matching device, page by page, in memory bounded by one page. A listing that does not end
+-- (`max_pages` pages, or `MAX_IDLE_PAGES` in a row without a new device and still a next link) fails with
+-- code "PagingLimit"; a next link with spaces, control characters or over `MAX_LINK_BYTES` with
+-- "InvalidResponse".
 -- A failure in the middle of the listing is reported, never swallowed: the iterator then returns
 -- `false, err` once and ends.
 --
@@ -579,7 +583,8 @@ function Client:token_info()
   return info
 end
 
---- Counters of the underlying session: requests, retries, throttled, paused_seconds, tokens_fetched.
+--- Counters of the underlying session: requests, retries, throttled, paused_seconds (pause already spent,
+-- not pause still scheduled), tokens_fetched.
 -- @treturn table
 function Client:stats()
   ensure_open(self)

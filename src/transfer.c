@@ -134,8 +134,9 @@ CURLcode ap_xfer_verdict(ap_xfer *x, CURLcode rc)
     if (x->too_large == AP_TOO_LARGE_BODY) {
         what = "body", option = "max_response_bytes", cap = x->max_body;
     } else if (x->too_large == AP_TOO_LARGE_HEADERS ||
-               (rc == CURLE_OUT_OF_MEMORY && strstr(x->errbuf, "header"))) {
-        /* curl's own cap on one header line reads as out of memory: say what it is */
+               (rc == CURLE_OUT_OF_MEMORY && x->resp_headers.len > 0 && x->resp_body.len == 0)) {
+        /* curl's own cap on one header line (100 KB) reads as out of memory, with no message: say what it
+         * is (our own appends failing end the attempt as WRITE_ERROR, not this) */
         what = "headers", option = "max_header_bytes", cap = x->max_headers;
     }
     if (!what)
@@ -145,7 +146,7 @@ CURLcode ap_xfer_verdict(ap_xfer *x, CURLcode rc)
                  option, cap);
     else
         snprintf(x->errbuf, sizeof x->errbuf,
-                 "a response header line exceeds curl's limit: not read further");
+                 "a response header line exceeds curl's limit (100 KB): not read further");
     return CURLE_FILESIZE_EXCEEDED;
 }
 
