@@ -148,7 +148,8 @@ Client.__name = "autopilot.Client"
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
 --   (an unreadable certificate, a wrong passphrase, an empty or control-character client_id or secret), or a
---   number is out of range (the message names the option and its range), "TokenCacheError" for a token cache that cannot be used
+--   number is out of range (the message names the option and its range); "TokenCacheError" for a token
+--   cache that cannot be used
 function M.connect(opts)
   if opts == nil then
     opts = credentials.from_environment()
