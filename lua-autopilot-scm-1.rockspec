@@ -51,6 +51,7 @@ build = {
         "src/result.c",
         "src/retry.c",
         "src/retry_after.c",
+        "src/retry_event.c",
         "src/session.c",
         "src/signer.c",
         "src/system.c",

@@ -36,6 +36,9 @@ local OPTIONS = {
   stall_timeout = { number = true }, max_retries = { number = true }, max_retry_wait = { number = true },
   concurrency = { number = true }, limit = { table = true, boolean = true },
   insecure_skip_tls_verify = { boolean = true },
+  -- issue 9: bounds on what a hostile or broken server can make a call do
+  max_response_bytes = { number = true }, max_header_bytes = { number = true }, max_pages = { number = true },
+  on_retry = { ["function"] = true },
   -- issue 4: every way to sign in
   certificate = { table = true }, device_code = { boolean = true, ["function"] = true },
   refresh_token = { string = true }, token_cache = { string = true },
@@ -91,6 +94,55 @@ local function environment_options()
   return opts
 end
 
+-- option -> { lowest, highest, integer only, unit }: a value outside is a configuration error, not a raise
+local RANGES = {
+  timeout = { 0.001, 86400, false, " seconds" }, connect_timeout = { 0.001, 86400, false, " seconds" },
+  -- curl's low-speed window is whole seconds
+  stall_timeout = { 1, 86400, false, " seconds" }, max_retry_wait = { 0, 604800, false, " seconds" },
+  max_response_bytes = { 1, 2 ^ 40, true, " bytes" }, max_header_bytes = { 1, 2 ^ 40, true, " bytes" },
+  max_pages = { 1, 2 ^ 31, true, "" },
+}
+
+local function number_text(v)
+  return math.tointeger(v) and string.format("%d", math.tointeger(v)) or string.format("%g", v)
+end
+
+--- The first numeric option outside its range, as an error message (nil when all are in range).
+-- @tparam table opts connect's options (types already checked)
+-- @treturn string|nil "option 'timeout' must be a number between 0.001 and 86400 seconds (got -1)"
+function M._range_error(opts)
+  local names = {}
+  for k in pairs(RANGES) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local v, r = opts[k], RANGES[k]
+    if v ~= nil and (not (v >= r[1] and v <= r[2]) or (r[3] and not math.tointeger(v))) then
+      return string.format("option '%s' must be %s between %s and %s%s (got %s)", k,
+        r[3] and "an integer" or "a number", number_text(r[1]), number_text(r[2]), r[4], number_text(v))
+    end
+  end
+  return nil
+end
+
+-- Credentials that would reach C as header or form text: empty or control characters are refused here,
+-- naming the field, never quoting it (it may be a secret).
+local function credential_error(auth)
+  for _, k in ipairs { "client_id", "client_secret", "refresh_token" } do
+    local v = auth[k]
+    if v == "" then return k .. " must not be empty" end
+    if type(v) == "string" and v:find("%c") then return k .. " must not contain control characters" end
+  end
+  return nil
+end
+
+--- Pages one listing follows at most unless `max_pages` says otherwise: 100,000 pages of up to 1,000
+-- devices is far above any real tenant, and ends a listing that a broken service never lets finish.
+M.MAX_PAGES = 100000
+--- Pages in a row a listing follows without a new device before it stops with an error.
+M.MAX_IDLE_PAGES = 5
+--- Longest `@odata.nextLink` followed (bytes); a real one is a few hundred.
+M.MAX_LINK_BYTES = 65536
+
 local Client = {}
 Client.__index = Client
 Client.__name = "autopilot.Client"
@@ -111,11 +163,19 @@ Client.__name = "autopilot.Client"
 --   "usgov", "dod", "china"), `graph_url`, `login_url` (overrides, e.g. the emulator), `api_version` ("v1.0" or
 --   "beta"), `ca_file`, `ca_path`, `timeout` (seconds, whole request), `connect_timeout`, `stall_timeout`,
 --   `max_retries`, `max_retry_wait` (seconds spent waiting in all), `concurrency`, `limit` (`{ writes = n,
---   seconds = s }` or false), `insecure_skip_tls_verify` (tests only)
+--   seconds = s }` or false), `insecure_skip_tls_verify` (tests only); bounds on what a server can make a
+--   call do: `max_response_bytes` (after decoding, default 64 MiB), `max_header_bytes` (default 256 KiB),
+--   `max_pages` (pages one listing follows, default `MAX_PAGES`); `on_retry = function(event)`, called
+--   while a call waits to retry, with `event.reason` ("connection refused", "HTTP 429 (throttled)", ...),
+--   `retry` (1-based), `of` (max_retries), `wait` (seconds), `code` (curl's name) or `status`, `token`
+--   (true for a token request) and `tag`; what it raises is ignored. Numbers out of range give
+--   "InvalidConfiguration" naming the option and its range.
 -- @treturn[1] autopilot.Client
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
---   (an unreadable certificate, a wrong passphrase), "TokenCacheError" for a token cache that cannot be used
+--   (an unreadable certificate, a wrong passphrase, an empty or control-character client_id or secret), or a
+--   number is out of range (the message names the option and its range); "TokenCacheError" for a token
+--   cache that cannot be used
 function M.connect(opts)
   if opts == nil then
     local eerr
@@ -125,6 +185,8 @@ function M.connect(opts)
     error("autopilot.connect: options must be a table, got " .. type(opts), 2)
   end
   check_options(opts)
+  local range_err = M._range_error(opts)
+  if range_err then return config_error(range_err) end
   local cloud_name = opts.cloud or "global"
   local cloud, cerr = clouds.lookup(cloud_name)
   if not cloud then return config_error(cerr) end
@@ -139,6 +201,8 @@ function M.connect(opts)
 
   local auth, cache_or_err = credentials.resolve(opts, cloud, login_url)
   if not auth then return nil, cache_or_err end
+  local cred_err = credential_error(auth)
+  if cred_err then return config_error(cred_err) end
 
   local limit = opts.limit
   local session = core.session {
@@ -148,6 +212,9 @@ function M.connect(opts)
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify or false,
     max_retries = opts.max_retries, max_retry_wait = opts.max_retry_wait,
     concurrency = opts.concurrency, limit = limit or nil,
+    max_response_bytes = opts.max_response_bytes and math.tointeger(opts.max_response_bytes),
+    max_header_bytes = opts.max_header_bytes and math.tointeger(opts.max_header_bytes),
+    on_retry = opts.on_retry,
     auth = auth,
   }
   return setmetatable({
@@ -157,6 +224,7 @@ function M.connect(opts)
     client_id = auth.client_id or opts.client_id, flow = auth.kind, _token_cache = cache_or_err,
     -- what a bulk run puts back on the session when it ends (the core's default concurrency is 8)
     _pacing = { concurrency = opts.concurrency or 8, limit = limit or false },
+    _max_pages = math.tointeger(opts.max_pages) or M.MAX_PAGES,
   }, Client)
 end
 
@@ -354,6 +422,11 @@ end
 -- GET a page URL and decode it (the fetch function of odata.pages). A next link is followed only on this
 -- client's Graph URL: the bearer token must never go to a host or scheme the service named in a reply.
 local function fetch_page(self, url)
+  if #url > M.MAX_LINK_BYTES or url:find("[%s%c]") then
+    return nil, errors.new { code = "InvalidResponse", kind = "http",
+      message = "the service's @odata.nextLink is " .. (#url > M.MAX_LINK_BYTES and #url .. " bytes long"
+        or "not a URL (spaces or control characters)") .. ": not followed" }
+  end
   if not url_mod.is_under(self.graph_url, url) then
     return nil, errors.new { code = "InvalidResponse", kind = "http",
       message = "the service's @odata.nextLink leaves " .. self.graph_url .. " (" .. ids.describe(url)
@@ -366,7 +439,44 @@ local function fetch_page(self, url)
   return page, derr
 end
 
---- Walk every matching device, page by page, in memory bounded by one page.
+local function paging_error(message)
+  return errors.new { code = "PagingLimit", kind = "http", message = message }
+end
+
+-- The fetch function of one listing (its fallback scan included), with the bounds a service that never
+-- lets a listing end runs into: max_pages in all, MAX_IDLE_PAGES in a row with no device the page before
+-- lacked (memory stays bounded by a page: only the last one's ids are kept).
+local function bounded_fetch(self)
+  local pages, idle, before = 0, 0, {}
+  return function(url)
+    if pages >= self._max_pages then
+      return nil, paging_error(string.format("the listing still had a next page after %d pages (max_pages): "
+        .. "stopped", pages))
+    end
+    pages = pages + 1
+    local page, err = fetch_page(self, url)
+    if type(page) ~= "table" or type(page.value) ~= "table" then return page, err end
+    local fresh, page_ids = false, {}
+    for _, d in ipairs(page.value) do
+      if type(d) == "table" and d.id ~= nil then
+        fresh = fresh or not before[d.id]
+        page_ids[d.id] = true
+      end
+    end
+    before = page_ids
+    idle = fresh and 0 or idle + 1
+    if idle >= M.MAX_IDLE_PAGES and page["@odata.nextLink"] ~= nil then
+      return nil, paging_error(string.format("%d pages in a row brought no new device and still named a next "
+        .. "page: stopped", idle))
+    end
+    return page
+  end
+end
+
+--- Walk every matching device, page by page, in memory bounded by one page. A listing that does not end
+-- (`max_pages` pages, or `MAX_IDLE_PAGES` in a row without a new device and still a next link) fails with
+-- code "PagingLimit"; a next link with spaces, control characters or over `MAX_LINK_BYTES` with
+-- "InvalidResponse".
 -- A failure in the middle of the listing is reported, never swallowed: the iterator then returns
 -- `false, err` once and ends.
 --
@@ -383,7 +493,7 @@ function Client:each_device(query)
   local plan = odata.plan(query)
   local left = plan.top -- the cap: nil for every device
   local base = self:_url(COLLECTION)
-  local fetch = function(url) return fetch_page(self, url) end
+  local fetch = bounded_fetch(self)
   local iter = odata.pages(fetch, odata.url(base, plan))
   local first, fell_back = true, false
   return function()
@@ -525,8 +635,9 @@ function Client:token_info()
   return repl.token_info(info)
 end
 
---- Counters of the underlying session: requests, retries, throttled, paused_seconds, tokens_fetched, and
--- the pacing (write_rate, adapted_rate, queued_writes, write_wait).
+--- Counters of the underlying session: requests, retries, throttled, paused_seconds (pause already spent,
+-- not pause still scheduled), tokens_fetched, and the pacing (write_rate, adapted_rate, queued_writes,
+-- write_wait).
 -- @treturn table the counters; prints as two lines
 function Client:stats()
   ensure_open(self)

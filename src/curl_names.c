@@ -3,6 +3,8 @@
  * transport failures are transient enough to retry for an idempotent request. One table, so the
  * version guards live in one place.
  */
+#include <string.h>
+
 #include "curl_names.h"
 
 #define E(name, transient)                                                                                   \
@@ -20,8 +22,8 @@ static const struct {
     E(FAILED_INIT, 0),
     E(URL_MALFORMAT, 0),
     E(NOT_BUILT_IN, 0),
-    E(COULDNT_RESOLVE_PROXY, 1),
-    E(COULDNT_RESOLVE_HOST, 1),
+    E(COULDNT_RESOLVE_PROXY, 0), /* a misspelt host: retrying cannot heal it */
+    E(COULDNT_RESOLVE_HOST, 0),
     E(COULDNT_CONNECT, 1),
     E(WEIRD_SERVER_REPLY, 1),
     E(REMOTE_ACCESS_DENIED, 0),
@@ -35,7 +37,7 @@ static const struct {
     E(OPERATION_TIMEDOUT, 1),
     E(RANGE_ERROR, 0),
     E(HTTP_POST_ERROR, 0),
-    E(SSL_CONNECT_ERROR, 1),
+    E(SSL_CONNECT_ERROR, 1), /* a handshake cut short; but see ap_curl_transient_msg */
     E(BAD_DOWNLOAD_RESUME, 0),
     E(FILE_COULDNT_READ_FILE, 0),
     E(FUNCTION_NOT_FOUND, 0),
@@ -103,4 +105,28 @@ int ap_curl_transient(CURLcode c)
         if (names[i].code == c)
             return names[i].transient;
     return 0;
+}
+
+/* OpenSSL's words when the server's first bytes are not TLS: plain HTTP on an https URL. */
+static int protocol_mismatch(CURLcode c, const char *msg)
+{
+    return c == CURLE_SSL_CONNECT_ERROR && msg && strstr(msg, "wrong version number");
+}
+
+int ap_curl_transient_msg(CURLcode c, const char *msg)
+{
+    return ap_curl_transient(c) && !protocol_mismatch(c, msg);
+}
+
+const char *ap_curl_hint(CURLcode c, const char *msg)
+{
+    if (protocol_mismatch(c, msg))
+        return "is this URL https on a plain-http server?";
+    if (c == CURLE_COULDNT_RESOLVE_HOST)
+        return "is the host name in the URL right?";
+    if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
+        return "the server's certificate is not trusted: see ca_file / ca_path";
+    if (c == CURLE_URL_MALFORMAT)
+        return "the URL is malformed";
+    return NULL;
 }

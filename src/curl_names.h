@@ -8,5 +8,9 @@
 
 const char *ap_curl_name(CURLcode c); /* "OPERATION_TIMEDOUT" */
 int ap_curl_transient(CURLcode c);    /* worth retrying for an idempotent request */
+/* The same, knowing curl's message: a TLS handshake that met plain HTTP is not transient. */
+int ap_curl_transient_msg(CURLcode c, const char *msg);
+/* A short hint for a failure retrying cannot heal ("is this URL https on a plain-http server?"), or NULL. */
+const char *ap_curl_hint(CURLcode c, const char *msg);
 
 #endif

@@ -75,11 +75,23 @@ void ap_engine_auth_outcome(ap_session *s, ap_flow_outcome o, double now)
 
 /* A token request ended: retried like any request (but it never pauses Graph traffic), else its flow
  * says what comes next. */
+/* A retry was scheduled for x: what it waits for, for the caller's on_retry. */
+static void retry_scheduled(ap_session *s, const ap_xfer *x, double wait)
+{
+    ap_retry_event e = {x->id, x->code, x->code == CURLE_OK ? x->status : 0, x->retries, s->retry.max_retries,
+                        wait};
+    ap_retry_event_record(&s->retry_events, &e);
+}
+
 static void token_done(ap_session *s, ap_xfer *t, double now)
 {
-    if (ap_should_retry(t) &&
-        ap_schedule_retry(&s->retry, t, now, ap_retry_wait(&s->retry, t, ap_retry_after_of(t))))
-        return; /* stays in auth.fetch, queued */
+    if (ap_should_retry(t)) {
+        double wait = ap_retry_wait(&s->retry, t, ap_retry_after_of(t));
+        if (ap_schedule_retry(&s->retry, t, now, wait)) {
+            retry_scheduled(s, t, wait);
+            return; /* stays in auth.fetch, queued */
+        }
+    }
     ap_flow_outcome o = ap_auth_reply(&s->auth, t, now);
     ap_xfer_free(t);
     ap_engine_auth_outcome(s, o, now);
@@ -272,6 +284,7 @@ static void judge(ap_session *s, ap_xfer *x, double now)
     ap_pacing_reply(&s->pacing, ap_is_write(x), x->started, x->code == CURLE_OK ? x->status : 0,
                     earlier(wait, s->retry.max_retry_wait), now);
     if (retry && ap_schedule_retry(&s->retry, x, now, wait)) {
+        retry_scheduled(s, x, wait);
         s->stats.retries++;
         ap_list_push_front(&s->queued, x);
         return;
@@ -327,7 +340,7 @@ static int process_messages(ap_session *s)
         ap_xfer *x = NULL;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
         curl_multi_remove_handle(s->multi, e);
-        x->code = rc;
+        x->code = ap_xfer_verdict(x, rc);
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         x->status = status;

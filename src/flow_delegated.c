@@ -17,6 +17,7 @@
 
 #define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
 #define DEFAULT_INTERVAL 5.0
+#define MIN_INTERVAL 1.0 /* a floor: a reply's interval of 1e-6 must not make us poll in a loop */
 #define DEFAULT_CODE_LIFETIME 900.0
 #define MAX_CODE_LIFETIME 86400.0 /* seconds */
 #define SLOW_DOWN_STEP 5.0
@@ -121,6 +122,8 @@ static ap_flow_outcome devicecode_done(ap_auth *a, const ap_xfer *t)
     d->interval = seconds_of(root, "interval", DEFAULT_INTERVAL);
     if (d->interval > d->expires_in)
         d->interval = d->expires_in;
+    if (d->interval < MIN_INTERVAL)
+        d->interval = MIN_INTERVAL;
     a->dc_interval = d->interval;
     a->question = AP_ASK_SHOW_DEVICE_CODE;
     return AP_FLOW_HOST;

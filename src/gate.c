@@ -11,7 +11,7 @@
 
 int ap_gate_pending(const ap_session *s)
 {
-    return s->auth.rotated != NULL || s->auth.question != AP_ASK_NONE;
+    return s->auth.rotated != NULL || s->auth.question != AP_ASK_NONE || s->retry_events.count > 0;
 }
 
 /* Pushes the named callback of the session's auth table, or nil. */
@@ -89,10 +89,30 @@ static void ask_newer(lua_State *L, int session_idx)
     }
 }
 
+/* on_retry(event) for each retry scheduled since the last step; its errors are ignored (it only reports). */
+static void report_retries(lua_State *L, int session_idx, ap_session *s)
+{
+    ap_retry_event e;
+    while (ap_retry_event_take(&s->retry_events, &e)) {
+        if (lua_getiuservalue(L, session_idx, AP_UV_ON_RETRY) != LUA_TFUNCTION) {
+            lua_pop(L, 1);
+            continue;
+        }
+        ap_retry_event_push(L, &e);
+        lua_getiuservalue(L, session_idx, AP_UV_TAGS);
+        lua_rawgeti(L, -1, e.id);
+        lua_setfield(L, -3, "tag");
+        lua_pop(L, 1);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+    }
+}
+
 void ap_gate_run(lua_State *L, int session_idx, ap_session *s)
 {
     ap_auth *a = &s->auth;
     session_idx = lua_absindex(L, session_idx);
+    report_retries(L, session_idx, s);
     if (a->rotated) {
         persist(L, session_idx, a->rotated);
         ap_auth_wipe(&a->rotated);

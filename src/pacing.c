@@ -179,8 +179,10 @@ void ap_pacing_reply(ap_pacing *p, int write, double started, long status, doubl
 {
     if (status == 429) {
         if (started >= p->pause_decided && now + wait > p->paused_until) {
-            double from = p->paused_until > now ? p->paused_until : now;
-            p->paused_seconds += now + wait - from;
+            if (p->paused_until <= now) { /* a new stretch: the last one is over, count it whole */
+                p->paused_seconds += p->paused_until - p->paused_from;
+                p->paused_from = now;
+            }
             p->paused_until = now + wait;
             p->pause_decided = now;
         }
@@ -219,6 +221,12 @@ void ap_pacing_sample(ap_pacing *p, double send_seconds, double reply_seconds)
 int ap_pacing_paused(const ap_pacing *p, double now)
 {
     return p->paused_until > now;
+}
+
+double ap_pacing_paused_seconds(const ap_pacing *p, double now)
+{
+    double end = p->paused_until < now ? p->paused_until : now;
+    return p->paused_seconds + (end > p->paused_from ? end - p->paused_from : 0);
 }
 
 void ap_pacing_free(ap_pacing *p)

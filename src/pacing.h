@@ -33,7 +33,8 @@ typedef struct ap_pacing {
     double margin;                        /* seconds added to the window (measured) */
     double send_avg, send_dev, reply_min; /* margin estimation, seconds */
     int samples;
-    double paused_until, pause_decided, paused_seconds;
+    double paused_until, pause_decided, paused_from; /* the current (or last) stretch of pause */
+    double paused_seconds;                           /* stretches that ended before paused_from */
     lua_Integer writes, throttled_writes, decreases;
 } ap_pacing;
 
@@ -50,6 +51,8 @@ void ap_pacing_write_started(ap_pacing *p, double now);
 void ap_pacing_reply(ap_pacing *p, int write, double started, long status, double wait, double now);
 void ap_pacing_sample(ap_pacing *p, double send_seconds, double reply_seconds);
 int ap_pacing_paused(const ap_pacing *p, double now);
+/* Seconds new transfers were held back so far: a pause still scheduled after now is not counted. */
+double ap_pacing_paused_seconds(const ap_pacing *p, double now);
 void ap_pacing_free(ap_pacing *p);
 /* Pushes the pacing's view into the table on top: write_wait, write_rate, adapted_rate, margin, writes,
  * throttled_writes (queued_writes: the caller's count). */

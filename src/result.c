@@ -10,7 +10,11 @@ static void push_transport(lua_State *L, CURLcode code, const char *msg)
     lua_createtable(L, 0, 2);
     lua_pushstring(L, ap_curl_name(code));
     lua_setfield(L, -2, "code");
-    lua_pushstring(L, msg && *msg ? msg : curl_easy_strerror(code));
+    const char *text = msg && *msg ? msg : curl_easy_strerror(code), *hint = ap_curl_hint(code, text);
+    if (hint)
+        lua_pushfstring(L, "%s (%s)", text, hint);
+    else
+        lua_pushstring(L, text);
     lua_setfield(L, -2, "message");
 }
 

@@ -19,7 +19,7 @@ double ap_ceil_ms(double seconds)
 int ap_should_retry(const ap_xfer *x)
 {
     if (x->code != CURLE_OK)
-        return x->idempotent && ap_curl_transient(x->code);
+        return x->idempotent && ap_curl_transient_msg(x->code, x->errbuf);
     return x->status == 429 || x->status == 503 || x->status == 504;
 }
 

@@ -23,6 +23,9 @@
 #include "session.h"
 #include "token_info.h"
 
+#define DEFAULT_MAX_BODY ((lua_Integer)64 << 20)     /* a real Graph page is a few MB at most */
+#define DEFAULT_MAX_HEADERS ((lua_Integer)256 << 10) /* a real Graph reply's are a few KB */
+#define MAX_CAP ((lua_Integer)1 << 40)
 #define MAX_CONCURRENCY 4096 /* a bulk run adds read slots to the 1024 writes autopilot.checks allows */
 
 static ap_session *check_session(lua_State *L)
@@ -55,6 +58,9 @@ static const char *const session_keys[] = {"user_agent",
                                            "backoff_cap",
                                            "concurrency",
                                            "limit",
+                                           "max_response_bytes",
+                                           "max_header_bytes",
+                                           "on_retry",
                                            "auth",
                                            NULL};
 
@@ -120,6 +126,8 @@ static int l_session(lua_State *L)
     tp->timeout_ms = ms_of(ap_opts_number(&o, "timeout", 100, 0.001, 86400));
     tp->connect_timeout_ms = ms_of(ap_opts_number(&o, "connect_timeout", 10, 0.001, 86400));
     tp->stall_seconds = (long)ceil(ap_opts_number(&o, "stall_timeout", 30, 0.001, 86400));
+    tp->max_body = (size_t)ap_opts_integer(&o, "max_response_bytes", DEFAULT_MAX_BODY, 1, MAX_CAP);
+    tp->max_headers = (size_t)ap_opts_integer(&o, "max_header_bytes", DEFAULT_MAX_HEADERS, 1, MAX_CAP);
     tp->ca_file = ap_opts_strdup(&o, "ca_file", AP_OPT_NO_NUL);
     tp->ca_path = ap_opts_strdup(&o, "ca_path", AP_OPT_NO_NUL);
     tp->insecure = ap_opts_boolean(&o, "insecure_skip_tls_verify", 0);
@@ -130,6 +138,15 @@ static int l_session(lua_State *L)
     s->retry.rng = ap_random_seed();
     int concurrency = (int)ap_opts_integer(&o, "concurrency", 8, 1, MAX_CONCURRENCY);
     read_limit(L, s, 1);
+    int t = lua_getfield(L, 1, "on_retry");
+    if (t == LUA_TFUNCTION) {
+        s->retry_events.enabled = 1;
+        lua_setiuservalue(L, 2, AP_UV_ON_RETRY);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option 'on_retry' must be a function (got %s)", lua_typename(L, t));
+    } else {
+        lua_pop(L, 1);
+    }
     lua_getfield(L, 1, "auth");
     if (ap_auth_options(L, &s->auth, lua_gettop(L)))
         lua_setiuservalue(L, 2, AP_UV_AUTH); /* the callbacks the gate calls */
@@ -303,7 +320,7 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "retries");
     lua_pushinteger(L, s->stats.throttled);
     lua_setfield(L, -2, "throttled");
-    lua_pushnumber(L, s->pacing.paused_seconds);
+    lua_pushnumber(L, ap_pacing_paused_seconds(&s->pacing, ap_now()));
     lua_setfield(L, -2, "paused_seconds");
     lua_pushinteger(L, s->auth.token.fetched);
     lua_setfield(L, -2, "tokens_fetched");

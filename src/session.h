@@ -12,15 +12,17 @@
 #include "list.h"
 #include "pacing.h"
 #include "retry.h"
+#include "retry_event.h"
 #include "transfer.h"
 
 #define AP_VERSION "0.1.0"
 #define AP_SESSION_MT "autopilot.Session"
 
 /* Session user values (lua_newuserdatauv slots). */
-#define AP_UV_TAGS 1 /* table: transfer id -> tag as submitted */
-#define AP_UV_AUTH 2 /* table: the auth callbacks (on_device_code, on_refresh_token) or nil */
-#define AP_SESSION_UVS 2
+#define AP_UV_TAGS 1     /* table: transfer id -> tag as submitted */
+#define AP_UV_AUTH 2     /* table: the auth callbacks (on_device_code, on_refresh_token) or nil */
+#define AP_UV_ON_RETRY 3 /* function: the caller's on_retry(event), or nil */
+#define AP_SESSION_UVS 3
 
 typedef struct ap_stats {
     lua_Integer requests, retries, throttled, connections, batch_items;
@@ -32,6 +34,7 @@ typedef struct ap_session {
     CURLM *multi;
     ap_transport transport;
     ap_retry_policy retry;
+    ap_retry_events retry_events; /* for on_retry, handed over by the gate */
     int concurrency;
     ap_pacing pacing;
     ap_auth auth;

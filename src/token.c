@@ -9,6 +9,7 @@
 #include "token.h"
 
 #define DEFAULT_LIFETIME 3599.0 /* what Entra grants when a reply does not say */
+#define MIN_LIFETIME 1.0 /* a floor: a reply granting less must not make us post the secret in a loop */
 
 static void wipe_free(char **p)
 {
@@ -90,6 +91,9 @@ int ap_token_take(ap_token *t, ap_token_reply *r, double now)
     double life = r->expires_in;
     if (!(life > 0)) /* managed identity: expires_on, epoch seconds */
         life = r->expires_on - ap_epoch() > 0 ? r->expires_on - ap_epoch() : DEFAULT_LIFETIME;
+    if (life < MIN_LIFETIME)
+        life = MIN_LIFETIME; /* at most one token request a second; a token already dead gets a 401, retried
+                                once */
     wipe_free(&t->value);
     t->value = ap_buf_take(&r->access_token);
     t->gen++;

@@ -97,9 +97,20 @@ void ap_auth_failure_copy(ap_auth_failure *dst, const ap_auth_failure *src)
 
 /* ---- callbacks: plain memory work only, never Lua --------------------------------------------- */
 
+/* Whether n more bytes would take a buffer past its cap (0: none). */
+static int over(const ap_buf *b, size_t n, size_t cap)
+{
+    return cap > 0 && (n > cap || b->len > cap - n);
+}
+
+/* Bytes arrive decoded (gzip), so the cap bounds memory whatever the wire carried: a bomb stops here. */
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     ap_xfer *x = ud;
+    if (over(&x->resp_body, size * n, x->max_body)) {
+        x->too_large = AP_TOO_LARGE_BODY;
+        return 0; /* curl ends the attempt */
+    }
     return ap_buf_append(&x->resp_body, p, size * n) == 0 ? size * n : 0;
 }
 
@@ -109,7 +120,34 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
         ap_buf_reset(&x->resp_headers); /* a new response */
+    if (over(&x->resp_headers, len, x->max_headers)) {
+        x->too_large = AP_TOO_LARGE_HEADERS;
+        return 0;
+    }
     return ap_buf_append(&x->resp_headers, p, len) == 0 ? len : 0;
+}
+
+CURLcode ap_xfer_verdict(ap_xfer *x, CURLcode rc)
+{
+    const char *what = NULL, *option = NULL;
+    size_t cap = 0;
+    if (x->too_large == AP_TOO_LARGE_BODY) {
+        what = "body", option = "max_response_bytes", cap = x->max_body;
+    } else if (x->too_large == AP_TOO_LARGE_HEADERS ||
+               (rc == CURLE_OUT_OF_MEMORY && x->resp_headers.len > 0 && x->resp_body.len == 0)) {
+        /* curl's own cap on one header line (100 KB) reads as out of memory, with no message: say what it
+         * is (our own appends failing end the attempt as WRITE_ERROR, not this) */
+        what = "headers", option = "max_header_bytes", cap = x->max_headers;
+    }
+    if (!what)
+        return rc;
+    if (x->too_large)
+        snprintf(x->errbuf, sizeof x->errbuf, "the response %s exceed %s (%zu bytes): not read further", what,
+                 option, cap);
+    else
+        snprintf(x->errbuf, sizeof x->errbuf,
+                 "a response header line exceeds curl's limit (100 KB): not read further");
+    return CURLE_FILESIZE_EXCEEDED;
 }
 
 /* ---- attempt setup ---------------------------------------------------------------------------- */
@@ -186,6 +224,9 @@ int ap_xfer_setup(const ap_transport *tp, ap_xfer *x, const char *bearer)
     x->errbuf[0] = '\0';
     x->status = 0;
     x->code = CURLE_OK;
+    x->too_large = AP_TOO_LARGE_NONE;
+    x->max_body = tp->max_body;
+    x->max_headers = tp->max_headers;
     CURL *e = x->easy = curl_easy_init();
     if (!e)
         return CURLE_OUT_OF_MEMORY;
@@ -208,7 +249,7 @@ int ap_xfer_setup(const ap_transport *tp, ap_xfer *x, const char *bearer)
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TIMEOUT_MS, tp->timeout_ms);
     SET(CURLOPT_CONNECTTIMEOUT_MS, tp->connect_timeout_ms);
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, AP_STALL_RATE);
     SET(CURLOPT_LOW_SPEED_TIME, tp->stall_seconds);
     if (tp->user_agent)
         SET(CURLOPT_USERAGENT, tp->user_agent);

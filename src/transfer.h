@@ -57,6 +57,8 @@ typedef struct ap_xfer {
     unsigned token_gen;           /* generation of the token the attempt carried */
     double started;               /* monotonic time the attempt started */
     double send_time, reply_time; /* seconds from start to the request sent, to the first reply byte */
+    size_t max_body, max_headers; /* the session's caps, bytes (0: none): a reply beyond them is refused */
+    int too_large; /* AP_TOO_LARGE_*: which cap the reply broke (the write callback said stop) */
 
     /* across attempts */
     int attempts;       /* HTTP attempts sent */
@@ -76,12 +78,20 @@ typedef struct ap_xfer {
     ap_auth_failure auth_failure;
 } ap_xfer;
 
+enum { AP_TOO_LARGE_NONE, AP_TOO_LARGE_BODY, AP_TOO_LARGE_HEADERS };
+
+/* A transfer moving fewer bytes a second than this for stall_timeout seconds is a stall (curl's low-speed
+ * rule): at 1 B/s a trickled body would run every attempt to the full timeout. A real Graph reply never
+ * comes this slowly once it has started. */
+#define AP_STALL_RATE 1024L
+
 /* How every attempt of a session is sent: the session's transport options. */
 typedef struct ap_transport {
     char *user_agent, *ca_file, *ca_path;
     int insecure;
     long timeout_ms, connect_timeout_ms, stall_seconds;
-    CURLSH *share; /* TLS session resumption across the session's handles */
+    size_t max_body, max_headers; /* max_response_bytes (after decoding) and max_header_bytes */
+    CURLSH *share;                /* TLS session resumption across the session's handles */
 } ap_transport;
 
 ap_xfer *ap_xfer_new(int kind, const char *method, const char *url); /* NULL: out of memory */
@@ -89,7 +99,10 @@ void ap_xfer_free(ap_xfer *x);
 /* Sets up the easy handle of a new attempt; bearer (may be NULL) goes into Authorization. 0 ok, else a
  * CURLcode (errbuf filled when curl said more). */
 int ap_xfer_setup(const ap_transport *tp, ap_xfer *x, const char *bearer);
-void ap_xfer_end_attempt(ap_xfer *x);                 /* frees the easy handle and request headers */
+void ap_xfer_end_attempt(ap_xfer *x); /* frees the easy handle and request headers */
+/* After curl ended an attempt with rc: the attempt's own verdict (a cap broken: FILESIZE_EXCEEDED, with a
+ * message naming the option), else rc. */
+CURLcode ap_xfer_verdict(ap_xfer *x, CURLcode rc);
 int ap_xfer_add_header(ap_xfer *x, const char *line); /* a caller's header line; 0 ok, -1 out of memory */
 
 #endif

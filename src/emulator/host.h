@@ -19,7 +19,7 @@
 #define HOST_LOG_MAX 512
 
 /* What the app asked for besides a plain reply. */
-enum host_fault { FAULT_NONE = 0, FAULT_RESET, FAULT_TRUNCATE, FAULT_STALL, FAULT_DROP };
+enum host_fault { FAULT_NONE = 0, FAULT_RESET, FAULT_TRUNCATE, FAULT_STALL, FAULT_DROP, FAULT_TRICKLE };
 
 /* Where one exchange (request + reply) is in its life. */
 enum exchange_phase {

@@ -1,6 +1,6 @@
 /*
  * lua-autopilot emulator host: building replies (plain, gzip, error envelopes) and the faults that break
- * them on purpose (reset, truncate).
+ * them on purpose (reset, truncate, trickle).
  */
 #include <ctype.h>
 #include <netinet/in.h>
@@ -16,6 +16,7 @@
 
 #include <linux/sockios.h>
 
+#include "clock.h"
 #include "host.h"
 
 /* ---- gzip ---- */
@@ -165,14 +166,34 @@ struct broken_body {
     enum host_fault fault;
     int fd;
     int turns;
+    double next; /* trickle: when the next byte may go */
     size_t len, cut;
     char data[];
 };
 
 /* Sends the first half of the body, then fails the way the fault says. */
+#define TRICKLE_GAP 0.1 /* seconds between the bytes of a trickled body: 10 B/s */
+
+/* The whole body, one byte every TRICKLE_GAP: a server too slow to be a stall by a 1 B/s rule. */
+static ssize_t trickle_read(struct broken_body *b, uint64_t pos, char *buf)
+{
+    if (pos >= b->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    double now = ap_now();
+    if (now < b->next) {
+        b->srv->poll_soon = 1;
+        return 0; /* MHD calls again on a later turn of the loop */
+    }
+    b->next = now + TRICKLE_GAP;
+    buf[0] = b->data[pos];
+    return 1;
+}
+
 static ssize_t broken_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct broken_body *b = cls;
+    if (b->fault == FAULT_TRICKLE)
+        return trickle_read(b, pos, buf);
     if (pos < b->cut) {
         size_t n = b->cut - (size_t)pos;
         if (n > max)
@@ -207,6 +228,7 @@ struct MHD_Response *reply_fault(struct server *s, struct MHD_Connection *conn, 
     b->fault = fault;
     b->fd = ci ? ci->connect_fd : -1;
     b->turns = 0;
+    b->next = 0;
     b->len = len;
     b->cut = len / 2;
     memcpy(b->data, body, len);

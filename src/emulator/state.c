@@ -18,7 +18,7 @@
 
 #define JSON_KEY "autopilot.emulator.host.json" /* registry: the server state's private cjson.safe */
 
-static const char *const fault_names[] = {"none", "reset", "truncate", "stall", "drop", NULL};
+static const char *const fault_names[] = {"none", "reset", "truncate", "stall", "drop", "trickle", NULL};
 
 /* ---- opening ---- */
 
@@ -187,7 +187,7 @@ static void normalize(lua_State *L, int idx)
         for (fault = 1; fault_names[fault] && strcmp(fault_names[fault], name) != 0; fault++) {
         }
         if (!fault_names[fault])
-            luaL_error(L, "resp.fault must be one of reset, truncate, stall, drop");
+            luaL_error(L, "resp.fault must be one of reset, truncate, stall, drop, trickle");
     }
     lua_pop(L, 1);
     lua_pushinteger(L, fault);
@@ -278,7 +278,7 @@ static void build_reply(lua_State *L, struct exchange *ex, const char *method, i
     ex->fault = fault;
     if (fault == FAULT_DROP || fault == FAULT_STALL)
         return;
-    if (fault == FAULT_RESET || fault == FAULT_TRUNCATE) {
+    if (fault == FAULT_RESET || fault == FAULT_TRUNCATE || fault == FAULT_TRICKLE) {
         if (bodyless)
             return; /* nothing to cut: reset (RST) or close at once */
         r = reply_fault(ex->srv, ex->conn, fault, body, len);
