@@ -172,6 +172,50 @@ describe("progress tracker", function()
     assert.not_equal(lines[#lines - 1], lines[#lines])
   end)
 
+  it("says what a retry waits for until it leaves, then goes back to writing", function()
+    local tr, clock, calls = tracker { total = 10 }
+    local st = { done = 1, succeeded = 1, failed = 0, skipped = 0, in_flight = 1, throttled = 0 }
+    tr:note_retry { reason = "connection refused", retry = 2, of = 6, wait = 1.2 }
+    tr:update(st)
+    assert.are.equal("waiting", calls[1].phase)
+    assert.are.equal("connection refused", calls[1].waiting_for)
+    assert.are.equal(1.2, calls[1].wait)
+    assert.matches("retrying: connection refused 1s", progress.bar(calls[1], 80), 1, true)
+    assert.matches(", retrying: connection refused 1s,", progress.line(calls[1]), 1, true)
+    clock.t = 1.3
+    tr:update(st)
+    assert.are.equal("write", calls[2].phase)
+    assert.is_nil(calls[2].waiting_for)
+  end)
+
+  it("prints a line above the bar and draws the bar again below it", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    local tr = progress.new { total = 4, mode = "bar", stream = f, now = function() return 0 end, width = 40 }
+    tr:say("before any bar")
+    tr:update { done = 1, succeeded = 1, failed = 0, skipped = 0, in_flight = 1, throttled = 0 }
+    tr:say(progress.retry_line { reason = "connection refused", retry = 2, of = 6, wait = 1.23 })
+    f:close()
+    local text = files.slurp(path)
+    os.remove(path)
+    local bar = text:match("^before any bar\n\r([^\r\n]-)\27%[K")
+    assert.is_truthy(bar, text)
+    assert.are.equal("before any bar\n\r" .. bar .. "\27[K\r\27[Kretrying: connection refused (2 of 6, next in 1.2 s)\n\r"
+      .. bar .. "\27[K", text)
+  end)
+
+  it("names what a succeeded write did in the plain line: restored for a restore run", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    local tr = progress.new { total = 2, mode = "lines", stream = f, now = function() return 0 end, verb = "restored" }
+    tr:finish { done = 2, succeeded = 2, failed = 0, skipped = 0, in_flight = 0, throttled = 0 }
+    f:close()
+    local text = files.slurp(path)
+    os.remove(path)
+    assert.matches(", 2 restored, 0 failed,", text, 1, true)
+    assert.is_nil(text:find("unassigned", 1, true))
+  end)
+
   it("maps the progress option to a display mode", function()
     assert.is_nil(progress.mode(false))
     assert.are.equal("bar", progress.mode("bar"))

@@ -92,7 +92,7 @@ local function execute(client, action, norm, o, t0)
     end
   end
   local tracker = progress.new { total = #entries, on_progress = o.on_progress, mode = progress.mode(o.progress),
-                                 now = clock.now, stats = function() return s:stats() end }
+                                 now = clock.now, stats = function() return s:stats() end, verb = action.outcome }
 
   local journal
   if o.journal and #todo > 0 then
@@ -167,7 +167,10 @@ end
 --   `force` (false: also unassign devices that show no assigned user),
 --   `verify` (false, true or `{ timeout = 60, interval = 2 }`: read each device back),
 --   `on_progress` (function(p) called with `{ total, done, succeeded, failed, skipped, in_flight, rate, eta,
---   throttled }`),
+--   throttled, verifying, verified, phase, wait, waiting_for }`: `rate` is successful writes per second of
+--   writing (the summary's rate), `phase` is "write", "waiting" (for the budget or a retry: `wait` seconds,
+--   `waiting_for` "budget" or the retry's reason), "verify" (writes done, `verified` checks ended) or "done";
+--   see `autopilot.bulk.progress`),
 --   `progress` ("auto" unless `on_progress` is given: a bar on a terminal, plain lines otherwise; true, false,
 --   "bar", "lines"),
 --   `via_profile` (false: beta's path through deploymentProfile/assignedDevices; needs api_version "beta")

@@ -7,8 +7,13 @@
 -- session's adapted write rate; the achieved rate when there is no budget), nil while unknown; `throttled`
 -- the 429 answers seen so far; `verifying` the devices written but not yet verified, `verified` those whose
 -- check ended; `phase` is `"write"`, `"waiting"` (writes queued for the budget or a 429's pause, `wait`
--- seconds until the next may leave), `"verify"` (every write answered, checks still running) or `"done"`.
+-- seconds until the next may leave; `waiting_for` says what for: `"budget"`, or a retry's reason such as
+-- `"connection refused"`), `"verify"` (every write answered, checks still running) or `"done"`.
 -- The callback runs at most ten times a second, and once at the end.
+--
+-- Retries: give `on_retry = progress.on_retry` to `autopilot.connect` and each retry the core schedules is
+-- printed as `retrying: connection refused (2 of 6, next in 1.2 s)` on stderr, above the bar being drawn
+-- (`M.say`), and the bar shows what it waits for until the retry leaves.
 --
 -- Display modes: `"bar"` redraws one line in place (`\r`, the line, then clear to its end), cut to the
 -- terminal's width so it never wraps; `"lines"` prints a plain line every five seconds, for logs and pipes.
@@ -26,6 +31,9 @@ local BAR_EVERY = 0.1
 local LINE_EVERY = 5
 local MEASURE_EVERY = 1 -- seconds between two looks at the terminal's width (it may be resized)
 local WAIT_SHOWN = 0.25 -- a shorter wait for the budget is ordinary pacing, not worth a word
+
+-- The tracker drawing on stderr now, if any: a line said meanwhile goes above its bar (see `M.say`).
+local drawing
 
 --- The width used when the terminal's cannot be read.
 M.DEFAULT_WIDTH = 80
@@ -111,7 +119,7 @@ local function parts(p)
     frac = p.total > 0 and p.done / p.total or 1
     counts = string.format("%d/%d %d%%", p.done, p.total, percent(p.done, p.total))
     if p.phase == "waiting" then
-      extras[#extras + 1] = "waiting for budget " .. M.duration(p.wait)
+      extras[#extras + 1] = M.waiting_text(p)
     elseif p.phase == "done" then
       if p.rate then extras[#extras + 1] = string.format("%.1f/s", p.rate) end
     else
@@ -147,14 +155,26 @@ function M.bar(p, width)
   return M.truncate(counts, width)
 end
 
+--- What a waiting progress table waits for, in words: `waiting for budget 3s` or `retrying: connection
+-- refused 2s` (pure).
+-- @tparam table p a progress table in the `"waiting"` phase
+-- @treturn string
+function M.waiting_text(p)
+  if p.waiting_for and p.waiting_for ~= "budget" then
+    return "retrying: " .. p.waiting_for .. " " .. M.duration(p.wait)
+  end
+  return "waiting for budget " .. M.duration(p.wait)
+end
+
 --- The plain periodic line for a progress table.
 -- @tparam table p a progress table
+-- @tparam[opt="unassigned"] string verb what a succeeded write did (`"restored"` for a restore run)
 -- @treturn string
-function M.line(p)
-  local s = string.format("autopilot bulk: %d/%d done (%d%%), %d unassigned, %d failed, %d skipped, %d in flight",
-    p.done, p.total, percent(p.done, p.total), p.succeeded, p.failed, p.skipped, p.in_flight)
+function M.line(p, verb)
+  local s = string.format("autopilot bulk: %d/%d done (%d%%), %d %s, %d failed, %d skipped, %d in flight",
+    p.done, p.total, percent(p.done, p.total), p.succeeded, verb or "unassigned", p.failed, p.skipped, p.in_flight)
   if p.phase == "waiting" then
-    s = s .. ", waiting for budget " .. M.duration(p.wait)
+    s = s .. ", " .. M.waiting_text(p)
   elseif p.rate then
     s = s .. string.format(", %.1f/s", p.rate)
   end
@@ -181,8 +201,10 @@ Tracker.__index = Tracker
 
 --- A progress tracker.
 -- @tparam table o `{ total = n, on_progress = fn|nil, mode = "bar"|"lines"|nil, stream = file|nil, now = fn|nil,
---   stats = fn|nil (the session's `stats()`: budget and queue), width = n|fn|nil (the terminal's width) }`
--- @treturn table tracker with `:update(state)` and `:finish(state)`
+--   stats = fn|nil (the session's `stats()`: budget and queue), width = n|fn|nil (the terminal's width),
+--   verb = string|nil (what a succeeded write did, for the plain line: the action's outcome, "unassigned" by
+--   default) }`
+-- @treturn table tracker with `:update(state)`, `:finish(state)`, `:say(line)` and `:note_retry(event)`
 function M.new(o)
   local width = o.width or M.terminal_width
   if type(width) == "number" then
@@ -192,7 +214,7 @@ function M.new(o)
   return setmetatable({
     total = o.total, on_progress = o.on_progress, mode = o.mode, stream = o.stream or io.stderr,
     now = o.now or clock.now, stats = o.stats, width_of = width, last_cb = -math.huge, last_draw = -math.huge,
-    measured = -math.huge, draws = 0,
+    measured = -math.huge, draws = 0, verb = o.verb or "unassigned",
   }, Tracker)
 end
 
@@ -211,19 +233,22 @@ function Tracker:snapshot(st, final)
   local pacing = self.stats and self.stats() or {}
   local left = self.total - st.done
   local verifying = st.verifying or 0
-  local phase = "write"
+  local phase, wait, waiting_for = "write", nil, nil
+  local retry_wait = self.retry and self.retry.at - t or 0
   if final then
     phase = "done"
   elseif left == 0 and verifying > 0 then
     phase = "verify"
+  elseif retry_wait > 0 then -- a retry says more than the budget: something failed and waits to heal
+    phase, wait, waiting_for = "waiting", retry_wait, self.retry.reason
   elseif (pacing.queued_writes or 0) > 0 and (pacing.write_wait or 0) >= WAIT_SHOWN then
-    phase = "waiting"
+    phase, wait, waiting_for = "waiting", pacing.write_wait, "budget"
   end
   return {
     total = self.total, done = st.done, succeeded = st.succeeded, failed = st.failed, skipped = st.skipped,
     in_flight = st.in_flight, rate = rate, eta = M.eta(left, pacing.adapted_rate, rate), throttled = st.throttled,
     verifying = verifying, verified = math.max(0, st.succeeded - verifying), phase = phase,
-    wait = phase == "waiting" and pacing.write_wait or nil,
+    wait = wait, waiting_for = waiting_for,
   }, t
 end
 
@@ -240,15 +265,41 @@ function Tracker:_draw(p, t, final)
     -- one column spare: a line that fills the last column leaves some terminals about to wrap
     local s = M.bar(p, self:_width(t) - 1)
     self.stream:write("\r", s, "\27[K", final and "\n" or "")
+    self.shown_bar = not final and s or nil
   elseif self.mode == "lines" then
     -- a log needs no second copy of the same line when the run ends right after a periodic one
-    local line = M.line(p)
+    local line = M.line(p, self.verb)
     if line == self.last_line then return end
     self.last_line = line
     self.stream:write(line, "\n")
   end
   self.draws = self.draws + 1
   self.stream:flush()
+  if final then
+    if drawing == self then drawing = nil end
+  elseif self.stream == io.stderr then -- the stream `M.say` writes to
+    drawing = self
+  end
+end
+
+--- Print a line on the tracker's stream above its bar: the bar's line is cleared, the line printed, and
+-- the bar drawn again below it (in `"lines"` mode, or before the first draw, the line is just printed).
+-- @tparam string line without its new line
+function Tracker:say(line)
+  if self.shown_bar then
+    self.stream:write("\r\27[K", line, "\n\r", self.shown_bar, "\27[K")
+  else
+    self.stream:write(line, "\n")
+  end
+  self.stream:flush()
+end
+
+--- Note a retry the core scheduled (an `on_retry` event): until it leaves, the progress is `"waiting"` for
+-- it, `waiting_for` its reason.
+-- @tparam table event `{ reason = string, wait = seconds }`
+function Tracker:note_retry(event)
+  local wait = tonumber(event.wait) or 0
+  self.retry = { reason = tostring(event.reason or "retry"), at = self.now() + wait }
 end
 
 --- Whether anything watches the progress (a callback or a display).
@@ -282,6 +333,30 @@ function Tracker:finish(st)
   local p, t = self:snapshot(st, true)
   if self.on_progress then self.on_progress(p) end
   if self.mode then self:_draw(p, t, true) end
+end
+
+--- The line for an `on_retry` event: `retrying: connection refused (2 of 6, next in 1.2 s)` (pure).
+-- @tparam table event from the core: `reason`, `retry`, `of`, `wait` (seconds)
+-- @treturn string
+function M.retry_line(event)
+  return string.format("retrying: %s (%s of %s, next in %.1f s)", tostring(event.reason or "retry"),
+    tostring(event.retry or "?"), tostring(event.of or "?"), tonumber(event.wait) or 0)
+end
+
+--- Print a line on stderr, above the progress bar being drawn if there is one (which is then redrawn).
+-- @tparam string line without its new line
+function M.say(line)
+  if drawing then return drawing:say(line) end
+  io.stderr:write(line, "\n")
+  io.stderr:flush()
+end
+
+--- An `on_retry` for `autopilot.connect`: says `M.retry_line(event)` (see `M.say`) and shows the wait on
+-- the progress being drawn.
+-- @tparam table event from the core
+function M.on_retry(event)
+  if drawing then drawing:note_retry(event) end
+  M.say(M.retry_line(event))
 end
 
 return M
