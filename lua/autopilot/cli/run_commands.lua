@@ -48,13 +48,6 @@ function M.all_done(report)
   return true
 end
 
---- One dry-run line of a device, tab-separated: what would happen, its id, serial and why (pure).
--- @tparam table r a report result
--- @treturn string
-function M.plan_line(r)
-  return table.concat({ (tostring(r.outcome):gsub("_", " ")), r.id or "-", r.serial or "-", r.message or "" }, "\t")
-end
-
 local function would_change(report)
   local n = 0
   for _, r in ipairs(report.results) do
@@ -94,7 +87,8 @@ local function run(call, flags, n, verb)
     for _, r in ipairs(report.results) do io.stdout:write(json.encode(r), "\n") end
     summary_out = io.stderr
   elseif flags.dry_run then
-    for _, r in ipairs(report.results) do print(M.plan_line(r)) end
+    -- the report's own lines (`autopilot.bulk.report.result_line`): whose assignment each write changes
+    for _, line in ipairs(report:lines()) do print(line) end
   end
   summary_out:write(report:summary(), "\n")
   if flags.report then
