@@ -200,8 +200,8 @@ describe("progress tracker", function()
     os.remove(path)
     local bar = text:match("^before any bar\n\r([^\r\n]-)\27%[K")
     assert.is_truthy(bar, text)
-    assert.are.equal("before any bar\n\r" .. bar .. "\27[K\r\27[Kretrying: connection refused (2 of 6, next in 1.2 s)\n\r"
-      .. bar .. "\27[K", text)
+    assert.are.equal("before any bar\n\r" .. bar .. "\27[K"
+      .. "\r\27[Kretrying: connection refused (2 of 6, next in 1.2 s)\n\r" .. bar .. "\27[K", text)
   end)
 
   it("names what a succeeded write did in the plain line: restored for a restore run", function()

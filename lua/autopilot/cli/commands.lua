@@ -14,6 +14,9 @@ M.GLOBAL = {
   { "--tenant", key = "tenant", value = "TENANT", help = "the tenant, a GUID or a domain name (default: "
       .. "AZURE_TENANT_ID; for login, else organizations)" },
   { "--beta", key = "beta", help = "use Graph's beta API version instead of v1.0" },
+  { "--max-retries", key = "max_retries", value = "N", help = "retries of a request that failed in a way "
+      .. "that may heal (refused connection, timeout, 429, 5xx) before giving up, 0 to 100 (default 6); each "
+      .. "retry is announced on stderr" },
   { "-v", key = "verbose", help = "trace every Graph request on stderr: method, URL, status, request-id, "
       .. "elapsed time (never a token)" },
   { "-h", key = "help", help = "help (of the command, when one is given)" },

@@ -4,6 +4,8 @@
 -- @module autopilot.cli.session
 local credentials = require "autopilot.credentials"
 local clouds = require "autopilot.clouds"
+local args = require "autopilot.cli.args"
+local progress = require "autopilot.bulk.progress"
 
 local M = {}
 
@@ -45,7 +47,8 @@ end
 
 --- The options of `autopilot.connect` for a command (pure but for reading the environment and whether the
 -- token cache exists).
--- @tparam table flags parsed flags (`graph_url`, `login_url`, `cloud`, `tenant`, `beta`)
+-- Each retry is announced on stderr, above a progress bar (`autopilot.bulk.progress.on_retry`).
+-- @tparam table flags parsed flags (`graph_url`, `login_url`, `cloud`, `tenant`, `beta`, `max_retries`)
 -- @tparam[opt] table how `{ login = function(info) }` for `autopilot login` (device code sign-in);
 --   `getenv` (defaults to os.getenv), `exists` (defaults to a file check)
 -- @treturn[1] table options for `autopilot.connect`
@@ -93,6 +96,10 @@ function M.options(flags, how)
   opts.login_url = flags.login_url or env("AUTOPILOT_LOGIN_URL") or opts.login_url
   if flags.cloud then opts.cloud = flags.cloud end
   if flags.beta then opts.api_version = "beta" end
+  local retries, rerr = args.integer(flags.max_retries, "--max-retries", 0, 100)
+  if rerr then return nil, rerr, 2 end
+  opts.max_retries = retries
+  opts.on_retry = progress.on_retry
   -- a token given as is goes to the Graph named anyway; every other sign-in asks the login host
   if graph_url and not opts.login_url and not opts.access_token and not microsoft_graph(graph_url) then
     return nil, what .. " names a Graph other than Microsoft's: give --login-url (or AUTOPILOT_LOGIN_URL) "
