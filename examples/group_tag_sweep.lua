@@ -23,10 +23,11 @@ if not plan then
 end
 print(tostring(plan))
 local shown = 0
-for _, r in ipairs(plan.results) do
+local lines = plan:lines() -- one per device, naming whose assignment would go
+for i, r in ipairs(plan.results) do
   if r.outcome == "would_unassign" and shown < 5 then
     shown = shown + 1
-    print("  would unassign " .. r.id .. (r.serial and (" (" .. r.serial .. ")") or ""))
+    print("  " .. lines[i])
   end
 end
 
