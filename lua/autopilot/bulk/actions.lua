@@ -8,6 +8,8 @@
 --    assigned it since: never overwritten), a record without a removed user is `no_previous_user`; verified
 --    when the device shows the restored user.
 --
+-- An action's `outcome` (`"unassigned"`, `"restored"`) is also the verb of the progress line.
+--
 -- Every entry records the user the device had when the plan read it (`previous_upn`, `previous_user_name`),
 -- so a report or journal says whose assignment a write changed.
 -- @module autopilot.bulk.actions
