@@ -218,5 +218,7 @@ describe("autopilot.cli.messages", function()
     local err = errors.new { code = "InvalidConfiguration", message = "login_url must be an http(s) URL",
       kind = "input" }
     assert.matches("--login-url must be an http(s) URL", messages.cli(err), 1, true)
+    -- the library's own prefix goes: the command line prints "autopilot: " itself
+    assert.equal("InvalidConfiguration: --login-url must be an http(s) URL", messages.cli(err))
   end)
 end)

@@ -23,6 +23,8 @@ describe("bin/autopilot retry messages", function()
     assert.matches("retrying: connection refused %(1 of 2, next in %d+%.%d s%)\n", err)
     assert.matches("retrying: connection refused %(2 of 2, next in %d+%.%d s%)\n", err)
     assert.is_nil(err:find("3 of 2", 1, true), err)
+    assert.matches("\nautopilot: COULDNT_CONNECT: ", err, 1, true) -- the cause, said once
+    assert.is_nil(err:find("autopilot: autopilot:", 1, true), err)
     assert.is_nil(err:find(emu.client_secret, 1, true)) -- the message names the cause, never the secret
   end)
 

@@ -28,11 +28,12 @@ local function plain(s)
   return (s:gsub("%p", "%%%0"))
 end
 
---- Rewrite a message for the command line.
+--- Rewrite a message for the command line, without the library's `autopilot: ` prefix (every caller prints
+-- its own, so `autopilot: autopilot: ...` never shows).
 -- @param msg an error value or a string (`tostring` is applied)
 -- @treturn string
 function M.cli(msg)
-  local s = tostring(msg)
+  local s = tostring(msg):gsub("^autopilot: ", "")
   for _, w in ipairs(WORDS) do s = s:gsub(plain(w[1]), (w[2]:gsub("%%", "%%%%"))) end
   return s
 end
