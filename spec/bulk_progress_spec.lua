@@ -225,27 +225,33 @@ describe("progress tracker", function()
   end)
 end)
 
+-- Runs a support script in a detached tmux pane (50 columns unless told): the screen at its end and every
+-- byte written.
+local function in_pane(script, width)
+  local dir = shell.output("mktemp -d"):gsub("%s+$", "")
+  local sock, go, raw = dir .. "/tmux.sock", dir .. "/go", dir .. "/raw"
+  local tmux = "tmux -S " .. shell.quote(sock) .. " -f /dev/null "
+  shell.check("mkfifo " .. shell.quote(go))
+  local cwd = os.getenv("PWD")
+  -- the pane waits on a fifo until its output is recorded, and after signalling the end until captured
+  local inner = "cd " .. shell.quote(cwd) .. " && read x < " .. shell.quote(go) .. "; " .. paths.env() ..
+    " COLUMNS= lua5.4 " .. script .. "; echo \"exit $?\"; " .. tmux .. "wait-for -S finished; read y < "
+    .. shell.quote(go)
+  shell.check(tmux .. "new-session -d -x " .. (width or 50) .. " -y 20 -s pane " .. shell.quote(inner))
+  shell.check(tmux .. "pipe-pane -t pane -o " .. shell.quote("cat > " .. shell.quote(raw)))
+  shell.check("echo > " .. shell.quote(go))
+  shell.check("timeout 120 " .. tmux .. "wait-for finished")
+  local screen = shell.output(tmux .. "capture-pane -p -t pane")
+  shell.check("echo > " .. shell.quote(go))
+  shell.ok(tmux .. "kill-server")
+  local bytes = files.slurp(raw)
+  shell.check("rm -rf " .. shell.quote(dir))
+  return screen, bytes
+end
+
 describe("progress in a 50-column terminal", function()
   it("never wraps, redraws in place, shows waiting and verifying, and ends with the summary's rate", function()
-    local dir = shell.output("mktemp -d"):gsub("%s+$", "")
-    local sock, go, raw = dir .. "/tmux.sock", dir .. "/go", dir .. "/raw"
-    local tmux = "tmux -S " .. shell.quote(sock) .. " -f /dev/null "
-    shell.check("mkfifo " .. shell.quote(go))
-    local cwd = os.getenv("PWD")
-    -- the pane waits on a fifo until its output is recorded, and after signalling the end until captured
-    local inner = "cd " .. shell.quote(cwd) .. " && read x < " .. shell.quote(go) .. "; " .. paths.env() ..
-      " COLUMNS= lua5.4 spec/support/progress_pane.lua; echo \"exit $?\"; " .. tmux .. "wait-for -S finished; read y < "
-      .. shell.quote(go)
-    shell.check(tmux .. "new-session -d -x 50 -y 20 -s pane " .. shell.quote(inner))
-    shell.check(tmux .. "pipe-pane -t pane -o " .. shell.quote("cat > " .. shell.quote(raw)))
-    shell.check("echo > " .. shell.quote(go))
-    shell.check("timeout 120 " .. tmux .. "wait-for finished")
-    local screen = shell.output(tmux .. "capture-pane -p -t pane")
-    shell.check("echo > " .. shell.quote(go))
-    shell.ok(tmux .. "kill-server")
-    local bytes = files.slurp(raw)
-    shell.check("rm -rf " .. shell.quote(dir))
-
+    local screen, bytes = in_pane("spec/support/progress_pane.lua")
     local lines = {}
     for l in (screen .. "\n"):gmatch("(.-)\n") do
       l = l:gsub("%s+$", "")
@@ -271,5 +277,25 @@ describe("progress in a 50-column terminal", function()
     end
     assert.is_true(waited, "no 'waiting for budget' shown")
     assert.is_true(verified, "no verify phase shown")
+  end)
+
+  it("prints a retry's line above the bar, which goes on below it; nothing else is left on the screen", function()
+    local screen, bytes = in_pane("spec/support/retry_pane.lua", 80)
+    local lines = {}
+    for l in (screen .. "\n"):gmatch("(.-)\n") do
+      l = l:gsub("%s+$", "")
+      if l ~= "" then lines[#lines + 1] = l end
+    end
+    assert.are.equal(4, #lines, screen)
+    assert.matches("^retrying: HTTP 503 %(service unavailable%) %(1 of 6, next in 1%.0 s%)$", lines[1])
+    assert.matches("^%[#+%] 10/10 100%% ", lines[2])
+    assert.are.equal("retried 1", lines[3])
+    assert.are.equal("exit 0", lines[4])
+    -- said over a bar already drawn (one write at a time: the last write's 503 comes after the first draw):
+    -- the bar's line is cleared, the message printed, the bar drawn again below it
+    local before, again = bytes:match("\r([^\r\n]*)\27%[K\r\27%[Kretrying: [^\n]*\n\r([^\r\n]*)\27%[K")
+    assert.is_truthy(before, bytes)
+    assert.matches("%] %d+/10 ", before)
+    assert.are.equal(before, again)
   end)
 end)
