@@ -136,7 +136,8 @@ M.ENVIRONMENT = {
 --- Exit statuses: `{ code, help }`.
 M.EXIT = {
   { 0, "done: every device settled" },
-  { 1, "a device failed, was not found, was ambiguous or not verified, or the service refused" },
+  { 1, "a device failed, was not found, was ambiguous or not verified, or the service refused or could not be "
+      .. "reached (after --max-retries retries)" },
   { 2, "usage error: an unknown command or option, a bad value, a refused confirmation; nothing was sent" },
   { 130, "interrupted (SIGINT)" },
   { 143, "terminated (SIGTERM)" },
