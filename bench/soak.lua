@@ -4,7 +4,10 @@
 -- user back. Each cycle connects, signs in and reads a device, then closes. Resident memory (VmRSS) and open
 -- descriptors (/proc/PID/fd) are sampled after a full garbage collection every 10,000 requests and every
 -- 100 cycles; the first sample of each part is taken after a warm-up (the first 10,000 requests, the first
--- 100 cycles) and compared with the last. Targets: descriptors flat (last - first <= 2), RSS growth <= 10%.
+-- 100 cycles) and compared with the last. Targets: descriptors flat (last - first <= 2), RSS growth <= 10%;
+-- after the last close, exactly the descriptors there were before the first connect. For information: the
+-- Lua heap, requests (cycles) per second, the connections the one client opened, and the emulator process's
+-- RSS (its request log is a ring of 100,000 entries, so it grows until that fills).
 --
 -- usage: lua5.4 bench/soak.lua [requests] [cycles]
 local common = require "bench.common"
@@ -22,7 +25,8 @@ end
 -- Prints the samples of one part and its figures against the targets.
 local function judge(part, unit, samples, count, took)
   for _, s in ipairs(samples) do
-    common.say("%s: after %6d %s: RSS %6d kB, %d descriptors", part, s.at, unit, s.rss_kb, s.fds)
+    common.say("%s: after %6d %s: RSS %6d kB, %d descriptors, Lua heap %.0f kB; emulator RSS %d kB", part, s.at,
+      unit, s.rss_kb, s.fds, s.lua_kb, s.emulator_kb)
   end
   local first, last = samples[2], samples[#samples] -- samples[1] is before the warm-up
   local ratio = last.rss_kb / first.rss_kb
@@ -31,11 +35,26 @@ local function judge(part, unit, samples, count, took)
   local grown = last.fds - first.fds
   common.result(BENCH, string.format("%s: descriptors after %d - after %d %s (%d - %d)", part, last.at, first.at,
     unit, last.fds, first.fds), grown, "<= 2", grown <= 2)
+  common.result(BENCH, string.format("%s: Lua heap after %d / after %d %s (%.0f kB / %.0f kB)", part, last.at,
+    first.at, unit, last.lua_kb, first.lua_kb), last.lua_kb / first.lua_kb)
   common.result(BENCH, string.format("%s: %s per second (%d in %.1f s)", part, unit, count, took),
     string.format("%.0f", count / took))
+  -- the emulator's own process, for information: its request log is a ring of 100,000 entries
+  common.result(BENCH, string.format("%s: emulator process RSS after %d / after %d %s (%d kB / %d kB)", part,
+    last.at, first.at, unit, last.emulator_kb, first.emulator_kb), last.emulator_kb / first.emulator_kb)
 end
 
 local e = common.spawn_emulator("--devices 1000 --seed 9")
+
+-- A sample of this process, with the emulator's resident memory beside it.
+local function sample(at)
+  local s = usage.sample()
+  s.at = at
+  s.emulator_kb = math.tointeger(tonumber((common.read("/proc/" .. e.pid .. "/status") or ""):match(
+    "VmRSS:%s*(%d+)"))) or 0
+  return s
+end
+
 local function main()
   local client = common.connect(e)
   local devices = {}
@@ -52,17 +71,14 @@ local function main()
     function(d) return client:assign_user(d.id, d.userPrincipalName, d.addressableUserName) end,
   }
   local before = client:stats().requests
-  local samples = { usage.sample() }
-  samples[1].at = 0
+  local samples = { sample(0) }
   local t0 = common.now()
   for i = 1, REQUESTS do
     local d = devices[((i - 1) // #steps) % #devices + 1]
     local ok, err = steps[(i - 1) % #steps + 1](d)
     if not ok then error(string.format("request %d failed: %s", i, tostring(err))) end
     if i % REQUEST_SAMPLE == 0 then
-      local s = usage.sample()
-      s.at = i
-      samples[#samples + 1] = s
+      samples[#samples + 1] = sample(i)
     end
   end
   local took = common.now() - t0
@@ -74,8 +90,7 @@ local function main()
   common.result(BENCH, "requests: connections the one client opened", stats.connections)
 
   -- connect/close cycles: each signs in (a token request) and reads one device
-  samples = { usage.sample() }
-  samples[1].at = 0
+  samples = { sample(0) }
   t0 = common.now()
   for i = 1, CYCLES do
     local c = common.connect(e)
@@ -84,9 +99,7 @@ local function main()
     c:close()
     if not ok then error(string.format("cycle %d failed: %s", i, tostring(err))) end
     if i % CYCLE_SAMPLE == 0 then
-      local s = usage.sample()
-      s.at = i
-      samples[#samples + 1] = s
+      samples[#samples + 1] = sample(i)
     end
   end
   took = common.now() - t0

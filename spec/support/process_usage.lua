@@ -37,11 +37,11 @@ function M.open_fds()
 end
 
 --- One sample: both figures after a full collection (twice: finalizers run by the first free more).
--- @treturn table `{ rss_kb = integer, fds = integer }`
+-- @treturn table `{ rss_kb = integer, fds = integer, lua_kb = number }` (lua_kb: the Lua heap in use)
 function M.sample()
   collectgarbage()
   collectgarbage()
-  return { rss_kb = M.rss_kb(), fds = M.open_fds() }
+  return { rss_kb = M.rss_kb(), fds = M.open_fds(), lua_kb = collectgarbage("count") }
 end
 
 return M
