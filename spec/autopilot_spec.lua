@@ -101,11 +101,13 @@ describe("autopilot client", function()
     it("waits out a 429 with Retry-After (" .. form .. ") and never retries early", function()
       local c = connect(emu)
       local d = find_device(emu, function(x) return x.userPrincipalName ~= "" end)
-      local mix = { [form] = 1 }
-      emu:configure { throttle = { enabled = true, app_writes = 1, window = 2, retry_after = mix } }
-      local early = emu:state { devices = false, log = false }.early_retries
-      assert.is_true(c:unassign_user(d.id))            -- spends the window's one write
       local d2 = find_device(emu, function(x) return x.userPrincipalName ~= "" and x.id ~= d.id end)
+      local mix = { [form] = 1 }
+      -- a bucket of one write refilled in 3 s: the next write is refused whenever it comes within 3 s of the
+      -- first, however slow the machine (fixed windows could put the two writes in two windows)
+      emu:configure { throttle = { enabled = true, model = "bucket", app_writes = 1, window = 3, retry_after = mix } }
+      local early = emu:state { devices = false, log = false }.early_retries
+      assert.is_true(c:unassign_user(d.id))            -- spends the bucket's one write
       assert.is_true(c:unassign_user(d2.id))           -- 429 first, then success after the wait
       local st = emu:state { devices = false, log = false }
       assert.is_true(st.throttled >= 1)
