@@ -95,6 +95,41 @@ describe("bulk stop", function()
     assert.equal(8, total_writes())
   end)
 
+  it("does not retry a write that was on the wire when the run stopped, even when it comes back with a 429",
+    function()
+      -- one write admitted, the next three answered 429 (Retry-After: the rest of a 300 s window); every answer
+      -- held back 3 s, so all four are on the wire when the emulator has seen them and stop turns true
+      emu:configure { throttle = { app_writes = 1, window = 300 } }
+      assert(client:list_devices { top = 1 }) -- the token, before the latency
+      local targets = tenant.ids(emu, 4)
+      local plan_done = false
+      local function seen()
+        local st = emu:state { devices = false, log = false }
+        local n = st.throttled
+        for _, c in pairs(st.writes) do n = n + c end
+        return n
+      end
+      local report = assert(client:unassign_users(targets, opts {
+        force = true, concurrency = 4,
+        stop = function()
+          if not plan_done then
+            plan_done = true
+            emu:configure { latency = { fixed = 3000 } }
+          end
+          return seen() >= 4
+        end,
+      }))
+      emu:configure { latency = false }
+      assert.is_true(report.interrupted)
+      assert.equal(1, report.succeeded)
+      assert.equal(3, report.counts.failed)
+      for _, r in ipairs(report.results) do
+        if r.outcome == "failed" then assert.equal("the run stopped before this device's retry", r.message) end
+      end
+      local st = emu:state { devices = false, log = false }
+      assert.equal(3, st.throttled) -- no retry was sent
+    end)
+
   it("refuses a stop that is not a function, naming the option", function()
     assert.has_error(function() client:unassign_users({}, { stop = true }) end,
       "unassign_users: option 'stop' must be a function, got boolean")

@@ -68,6 +68,12 @@ function Single:abort()
   for _, id in pairs(self.ids) do self.run.session:cancel(id) end
 end
 
+--- After an abort: cancel the writes the core holds for a retry. A write that was on the wire when the run
+-- stopped may come back with a retry scheduled (a 429's Retry-After): it must not be sent again either.
+function Single:cancel_held()
+  for _, id in pairs(self.ids) do self.run.session:cancel(id) end
+end
+
 function Single:handle(r)
   self.in_flight = self.in_flight - 1
   local e = r.tag
@@ -246,6 +252,7 @@ function M.execute(o)
     else
       results = s:poll(timeout)
     end
+    if writer.aborted and writer.in_flight > 0 then writer:cancel_held() end
     now = run.clock.now()
     for _, r in ipairs(results) do
       local tag = r.tag
