@@ -41,7 +41,7 @@ end
 
 -- polls until `ready()` (no time limit decides the result: the give-up only ends a broken run's wait)
 local function wait_for(ready, what, detail)
-  for _ = 1, tonumber(os.getenv("GIVEUP") or 2400) do
+  for _ = 1, 2400 do
     if ready() then return end
     sleep()
   end
