@@ -124,7 +124,7 @@ describe("bulk stop", function()
       assert.equal(1, report.succeeded)
       assert.equal(3, report.counts.failed)
       for _, r in ipairs(report.results) do
-        if r.outcome == "failed" then assert.equal("the run stopped before this device's retry", r.message) end
+        if r.outcome == "failed" then assert.equal("the run was interrupted before this device's retry", r.message) end
       end
       local st = emu:state { devices = false, log = false }
       assert.equal(3, st.throttled) -- no retry was sent

@@ -156,7 +156,9 @@ end
 function Run:skip_rest(e)
   if e.attempts and e.attempts > 0 then
     e.outcome = "failed"
-    e.message = e.message or "the run stopped before this device's retry"
+    e.message = e.message or (self.interrupted and ("the run was interrupted before this device's retry"
+      .. (type(self.interrupted) == "string" and " (" .. self.interrupted .. ")" or ""))
+      or "the run stopped before this device's retry")
     self.state.failed = self.state.failed + 1
   elseif self.error then
     e.outcome = "not_attempted"
