@@ -53,6 +53,7 @@ build = {
         "src/retry_after.c",
         "src/retry_event.c",
         "src/session.c",
+        "src/signals.c",
         "src/signer.c",
         "src/system.c",
         "src/token.c",

@@ -30,6 +30,7 @@ int luaopen_autopilot_core(lua_State *L)
     ap_open_token_cache(L);
     ap_open_system(L);
     ap_open_retry_after(L);
+    ap_open_signals(L);
     lua_pushliteral(L, AP_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);

@@ -12,5 +12,6 @@ void ap_open_certificate(lua_State *L); /* core.signer, core.client_assertion, c
 void ap_open_token_cache(lua_State *L); /* core.token_cache_read, _write, _lock (token_cache.c) */
 void ap_open_system(lua_State *L);      /* core.clock, core.sleep, core.fsync (system.c) */
 void ap_open_retry_after(lua_State *L); /* core.retry_after (retry_after.c) */
+void ap_open_signals(lua_State *L);     /* core.catch_signals, core.pending_signal (signals.c) */
 
 #endif

@@ -124,6 +124,7 @@ local function execute(client, action, norm, o, t0)
     elapsed = clock.now() - t0, requests = after.requests - before.requests,
     retries = after.retries - before.retries, throttled = after.throttled - before.throttled,
     paused_seconds = after.paused - before.paused, journal = o.journal, error = run.error,
+    interrupted = run.interrupted,
     -- pacing: the ceiling the run was given, where adaptation left it, and what the service let through
     write_rate = after.write_rate, adapted_rate = after.adapted_rate,
     achieved_rate = write_seconds > 0 and state.succeeded / write_seconds or nil,
@@ -173,10 +174,16 @@ end
 --   see `autopilot.bulk.progress`),
 --   `progress` ("auto" unless `on_progress` is given: a bar on a terminal, plain lines otherwise; true, false,
 --   "bar", "lines"),
---   `via_profile` (false: beta's path through deploymentProfile/assignedDevices; needs api_version "beta")
+--   `via_profile` (false: beta's path through deploymentProfile/assignedDevices; needs api_version "beta"),
+--   `stop` (a function polled between steps, at least every quarter second: once it returns a true value no
+--   new write starts, the writes in flight finish (each bounded by the request timeout) and are journaled,
+--   verify reads not yet sent are dropped, and every device left is `not_attempted`; a string it returns,
+--   e.g. "SIGINT", names the cause in the messages. Nothing here touches signals: see `core.catch_signals`)
 -- @treturn[1] table the report (`autopilot.bulk.report`): `succeeded`, `failed`, `skipped`, `results` (each
 --   with `previous_upn` and `previous_user_name`: the user removed), `write_csv`, `write_jsonl`, `summary`,
---   `lines` (one per device, e.g. a dry run's listing); `report.error` is set when the run stopped early
+--   `lines` (one per device, e.g. a dry run's listing); `report.error` is set when the run stopped early on a
+--   failure, `report.interrupted` (true) and `report.interrupted_by` (what `stop` returned, when a string)
+--   when `stop` stopped it
 -- @return[2] nil
 -- @treturn[2] autopilot.Error the plan could not be made (a listing failed, an unreadable CSV or journal);
 --   nothing was written

@@ -13,7 +13,7 @@ M.DEFAULTS = {
 
 local KNOWN = {
   concurrency = true, limit = true, batch = true, journal = true, dry_run = true, force = true, verify = true,
-  on_progress = true, progress = true, via_profile = true,
+  on_progress = true, progress = true, via_profile = true, stop = true,
 }
 
 -- options a restore does not take: it never overwrites a user (force)
@@ -46,7 +46,7 @@ end
 --   messages and leaves out what that action does not take
 -- @treturn table a new table with every option set: `concurrency`, `limit` (table or false), `batch`,
 --   `journal` (string or nil), `dry_run`, `force`, `verify` (table or false), `on_progress` (function or nil),
---   `progress` (the raw value), `via_profile`
+--   `progress` (the raw value), `via_profile`, `stop` (function or nil)
 function M.check(opts, action)
   local kind = action and action.kind or "unassign"
   fname = action and action.fname or "unassign_users"
@@ -69,6 +69,7 @@ function M.check(opts, action)
   o.journal = check_type(opts, "journal", "string")
   if o.journal == "" then fail("option 'journal' must be a file path, got an empty string") end
   o.on_progress = check_type(opts, "on_progress", "function")
+  o.stop = check_type(opts, "stop", "function")
 
   local verify = opts.verify
   if verify == nil or verify == false then

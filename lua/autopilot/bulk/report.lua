@@ -5,7 +5,8 @@
 --  * `unassigned`          the write succeeded (HTTP 204)
 --  * `failed`              the write failed after the core's retries (`status`, `code`, `message` say why)
 --  * `not_attempted`       the run stopped before this device (an authentication or permission failure
---                          that every other write would meet too); counted as failed
+--                          that every other write would meet too, or the caller's `stop`, e.g. a SIGINT
+--                          in the CLI: `report.interrupted`); counted as failed
 --  * `already_unassigned`  the device had no assigned user (sent anyway with `force = true`)
 --  * `done_before`         the journal says an earlier run already did it
 --  * `duplicate`           the same device appeared earlier in the targets
@@ -52,9 +53,10 @@ Report.__name = "autopilot.bulk.Report"
 --- Build a report.
 -- @tparam table results array of result tables (see the module description)
 -- @tparam[opt] table meta `{ dry_run =, elapsed =, requests =, retries =, throttled =, journal =, error =,
--- paused_seconds =, write_rate =, adapted_rate =, achieved_rate =, action = "unassign"|"restore" }` (rates in
--- writes per second)
--- @treturn table the report (`action` says which kind of run it was)
+-- paused_seconds =, write_rate =, adapted_rate =, achieved_rate =, action = "unassign"|"restore",
+-- interrupted = true|string }` (rates in writes per second; `interrupted` a string names the cause)
+-- @treturn table the report (`action` says which kind of run it was; `interrupted` is true when the caller's
+--   `stop` ended the run, false otherwise, and `interrupted_by` the cause it named, e.g. "SIGINT", or nil)
 function M.new(results, meta)
   meta = meta or {}
   local r = setmetatable({
@@ -63,6 +65,8 @@ function M.new(results, meta)
     requests = meta.requests, retries = meta.retries, throttled = meta.throttled, journal = meta.journal,
     error = meta.error, writes = 0, paused_seconds = meta.paused_seconds, write_rate = meta.write_rate,
     adapted_rate = meta.adapted_rate, achieved_rate = meta.achieved_rate, action = meta.action or "unassign",
+    interrupted = meta.interrupted and true or false,
+    interrupted_by = type(meta.interrupted) == "string" and meta.interrupted or nil,
   }, Report)
   r.columns = r.action == "restore" and M.RESTORE_COLUMNS or M.COLUMNS
   for _, e in ipairs(results) do
@@ -110,6 +114,9 @@ function Report:__tostring()
   end
   if self.verified + self.unverified > 0 then
     s = s .. string.format(", %d verified, %d not verified", self.verified, self.unverified)
+  end
+  if self.interrupted then
+    s = s .. "; interrupted" .. (self.interrupted_by and (" (" .. self.interrupted_by .. ")") or "")
   end
   if self.error then s = s .. "; stopped: " .. tostring(self.error) end
   return s

@@ -166,7 +166,8 @@ end
 --   `{ id =, previous_upn =, previous_user_name = }`
 -- @tparam[opt] table opts as for `unassign_users` except `force`: `concurrency`, `limit`, `batch`, `journal`
 --   (this run's own journal; a device it shows as `restored` is `done_before`), `dry_run`, `verify` (read back
---   until the device shows the restored user), `on_progress`, `progress`, `via_profile`
+--   until the device shows the restored user), `on_progress`, `progress`, `via_profile`, `stop` (polled
+--   between steps; see `unassign_users`: the report then has `interrupted`)
 -- @treturn[1] table the report (`autopilot.bulk.report`, `action = "restore"`): outcomes `restored`,
 --   `already_restored`, `skipped_changed`, `no_previous_user`, `would_restore` (dry run) and those of any run
 --   (`failed`, `unknown`, `duplicate`, ...); each result has `restored_upn`/`restored_user_name` (the user put

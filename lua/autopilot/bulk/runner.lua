@@ -5,7 +5,9 @@
 -- outstanding, turns each result into an outcome, writes the journal line before anything else happens to
 -- that device, and feeds the progress display. A failure that every other write would meet too (the token
 -- endpoint refusing us, 401 or 403 on a write, a journal that can no longer be written) stops the run: the
--- writes in flight finish, the rest are `not_attempted`.
+-- writes in flight finish, the rest are `not_attempted`. So does the caller's `stop` function returning true
+-- (polled once per step, i.e. at least every `TICK`): the run is then `interrupted`, and verify reads not yet
+-- sent are dropped (those devices keep `verified` unset).
 -- @module autopilot.bulk.runner
 local errors = require "autopilot.errors"
 local verify = require "autopilot.bulk.verify"
@@ -63,6 +65,12 @@ function Single:abort()
   for j = self.i, #self.queue do self.run:skip_rest(self.queue[j]) end
   self.i = #self.queue + 1
   -- requests the core holds for a retry are not sent again: they come back cancelled
+  for _, id in pairs(self.ids) do self.run.session:cancel(id) end
+end
+
+--- After an abort: cancel the writes the core holds for a retry. A write that was on the wire when the run
+-- stopped may come back with a retry scheduled (a 429's Retry-After): it must not be sent again either.
+function Single:cancel_held()
   for _, id in pairs(self.ids) do self.run.session:cancel(id) end
 end
 
@@ -148,11 +156,17 @@ end
 function Run:skip_rest(e)
   if e.attempts and e.attempts > 0 then
     e.outcome = "failed"
-    e.message = e.message or "the run stopped before this device's retry"
+    e.message = e.message or (self.interrupted and ("the run was interrupted before this device's retry"
+      .. (type(self.interrupted) == "string" and " (" .. self.interrupted .. ")" or ""))
+      or "the run stopped before this device's retry")
     self.state.failed = self.state.failed + 1
+  elseif self.error then
+    e.outcome = "not_attempted"
+    e.message = "the run stopped before this device: " .. tostring(self.error.message)
   else
     e.outcome = "not_attempted"
-    e.message = "the run stopped before this device: " .. tostring(self.error and self.error.message)
+    e.message = "the run was interrupted before this device"
+      .. (type(self.interrupted) == "string" and " (" .. self.interrupted .. ")" or "")
     self.state.failed = self.state.failed + 1
   end
   self.state.done = self.state.done + 1
@@ -166,12 +180,22 @@ function Run:abort(err)
   self.writer:abort()
 end
 
+--- Stop the run because the caller asked (`stop` returned true): no new writes or verify reads; those in
+-- flight finish.
+-- @param why what `stop` returned (a string, e.g. "SIGINT", is kept to name the cause)
+function Run:interrupt(why)
+  if self.interrupted then return end
+  self.interrupted = type(why) == "string" and why or true
+  self.writer:abort()
+end
+
 --- Execute the writes of a plan.
 -- @tparam table o `{ client =, opts =, todo = entries, state = counters, journal = journal|nil,
 --   tracker = progress tracker, clock = autopilot.bulk.clock, action = nil|`autopilot.bulk.actions` entry
 --   (unassign by default) }`
--- @treturn table the run: `error` (set when it stopped early), `verify_checks`, `write_seconds` (from the
---   first write sent to the last one answered)
+-- @treturn table the run: `error` (set when it stopped early), `interrupted` (true, or the string `stop`
+--   returned, when `opts.stop` stopped it), `verify_checks`, `write_seconds` (from the first write sent to the
+--   last one answered)
 function M.execute(o)
   local run = setmetatable({
     client = o.client, session = o.client._session, opts = o.opts, state = o.state, journal = o.journal,
@@ -188,10 +212,15 @@ function M.execute(o)
   local base_throttled = s:stats().throttled or 0
   local state = run.state
   local shown = run.tracker:active()
+  local stop = o.opts.stop
 
   while true do
+    if stop and not run.interrupted then
+      local why = stop()
+      if why then run:interrupt(why) end
+    end
     local now = run.clock.now()
-    if verifier then
+    if verifier and not run.interrupted then
       while verifier.in_flight < read_cap do
         local req = verifier:next(now)
         if not req then break end
@@ -204,7 +233,7 @@ function M.execute(o)
       writer:sent(req.tag, s:submit(req))
       run.first_write = run.first_write or now
     end
-    local busy = writer:busy() or (verifier and verifier:busy())
+    local busy = writer:busy() or (verifier and (run.interrupted and verifier.in_flight > 0 or verifier:busy()))
     if not busy then break end
     -- wait for a result, or until a writer or reader with a free slot has something due
     local timeout = TICK
@@ -212,7 +241,7 @@ function M.execute(o)
       local w = writer:wake(now)
       if w and w < timeout then timeout = w end
     end
-    if verifier and verifier.in_flight < read_cap then
+    if verifier and verifier.in_flight < read_cap and not run.interrupted then
       local v = verifier:wake(now)
       if v and v < timeout then timeout = v end
     end
@@ -225,6 +254,7 @@ function M.execute(o)
     else
       results = s:poll(timeout)
     end
+    if writer.aborted and writer.in_flight > 0 then writer:cancel_held() end
     now = run.clock.now()
     for _, r in ipairs(results) do
       local tag = r.tag

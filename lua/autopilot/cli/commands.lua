@@ -139,12 +139,16 @@ M.EXIT = {
   { 1, "a device failed, was not found, was ambiguous or not verified, or the service refused or could not be "
       .. "reached (after --max-retries retries)" },
   { 2, "usage error: an unknown command or option, a bad value, a refused confirmation; nothing was sent" },
-  { 130, "interrupted (SIGINT)" },
-  { 143, "terminated (SIGTERM)" },
+  { 130, "interrupted (SIGINT): bulk and undo stop sending, finish the writes in flight, print the summary "
+      .. "and write the report; a second signal stops at once" },
+  { 143, "terminated (SIGTERM), as for SIGINT" },
 }
 
 --- Exit status names used by the commands.
 M.OK, M.FAILED, M.USAGE = 0, 1, 2
+
+--- The exit status of a run stopped by a signal (128 + its number, as a shell reports a killed process).
+M.SIGNALLED = { SIGINT = 130, SIGTERM = 143 }
 
 --- The command named `name`, or nil.
 -- @tparam string name

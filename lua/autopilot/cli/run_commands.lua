@@ -1,12 +1,19 @@
 --- The commands that change many devices in one paced run: bulk (unassign) and undo (assign back).
 -- Both plan first when a confirmation may be needed, print one line per device on a dry run, and share
 -- the report, JSON and exit status handling. Same shape as `autopilot.cli.device_commands`.
+--
+-- Once the writes are about to start (after any confirmation, so that Ctrl-C at the question or during the
+-- planning still ends the process at once), SIGINT and SIGTERM are caught (`core.catch_signals`): the run
+-- then stops sending, lets the writes in flight finish, prints the summary, writes the report and exits 130
+-- or 143. A second signal ends the process at once; the journal stays valid either way.
 -- @module autopilot.cli.run_commands
 local args = require "autopilot.cli.args"
 local prompt = require "autopilot.cli.prompt"
 local messages = require "autopilot.cli.messages"
 local commands = require "autopilot.cli.commands"
 local json = require "autopilot.json"
+local core = require "autopilot.core"
+local progress = require "autopilot.bulk.progress"
 
 local M = {}
 
@@ -56,6 +63,23 @@ local function would_change(report)
   return n
 end
 
+--- The `stop` function of a run: the pending signal's name, told once on stderr (clearing a progress bar's
+-- line first) so that the administrator knows the run is winding down and how to end it at once.
+-- @treturn function returning "SIGINT", "SIGTERM" or nil
+function M.stop_on_signal()
+  local told = false
+  return function()
+    local signal = core.pending_signal()
+    if signal and not told then
+      told = true
+      io.stderr:write(progress.stderr_is_terminal() and "\r\27[K" or "", "autopilot: ", signal,
+        ": no new writes; finishing those in flight (", signal == "SIGINT" and "Ctrl-C" or "the signal",
+        " again stops at once)\n")
+    end
+    return signal
+  end
+end
+
 -- Runs `call(opts)` (the client's bulk method) with the flags: a planning pass and a question first when
 -- more than --confirm-above devices would change, then the run, then the report and the summary.
 local function run(call, flags, n, verb)
@@ -80,8 +104,17 @@ local function run(call, flags, n, verb)
       end
     end
   end
+  if not flags.dry_run then
+    local caught, cerr = core.catch_signals()
+    if not caught then return fail(cerr) end
+    opts.stop = M.stop_on_signal()
+  end
   local report, err = call(opts)
-  if not report then return fail(err) end
+  local signal = core.pending_signal()
+  if not report then
+    fail(err)
+    return signal and commands.SIGNALLED[signal] or commands.FAILED
+  end
   local summary_out = io.stdout
   if flags.json then
     for _, r in ipairs(report.results) do io.stdout:write(json.encode(r), "\n") end
@@ -97,6 +130,13 @@ local function run(call, flags, n, verb)
     if not ok then return fail(werr) end
     summary_out:write("report: ", flags.report, "\n")
   end
+  if report.interrupted then
+    io.stderr:write("autopilot: interrupted by ", tostring(report.interrupted_by or signal), "; ",
+      report.counts.not_attempted or 0, " devices not attempted",
+      "; the same command again finishes them", (verb == "unassign" and not flags.journal)
+        and " (--journal FILE makes a run resumable)\n" or "\n")
+  end
+  if signal then return commands.SIGNALLED[signal] end
   return M.all_done(report) and commands.OK or commands.FAILED
 end
 
