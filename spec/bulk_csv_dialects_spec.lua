@@ -1,7 +1,6 @@
 -- CSV dialects of target files: comma, semicolon (Excel in locales with a decimal comma) and tab separators
 -- read from the header line, quoted cells, and serial numbers trimmed the same way in CSV cells, `serials`
 -- targets and `serial` lookups, against the emulator.
-local emulator = require "autopilot.emulator"
 local targets = require "autopilot.bulk.targets"
 local serial = require "autopilot.serial"
 local files = require "files"
@@ -44,17 +43,7 @@ describe("CSV dialects", function()
   describe("against the emulator", function()
     local emu, client, dir
 
-    before_each(function()
-      emu = assert(emulator.start { devices = 12, seed = 3 })
-      client = tenant.connect(emu)
-      dir = files.tempdir()
-    end)
-
-    after_each(function()
-      client:close()
-      emu:stop()
-      files.remove(dir)
-    end)
+    tenant.each_test({ devices = 12, seed = 3 }, function(e, c, d) emu, client, dir = e, c, d end)
 
     local function serials(n)
       local out = {}

@@ -1,7 +1,6 @@
 -- Audit and undo: an unassign run records whose assignment it removed (report, journal, dry-run lines), and
 -- client:restore puts those users back through the same bulk machinery, skipping a device whose user changed
 -- in between. Everything is checked through the emulator's own state.
-local emulator = require "autopilot.emulator"
 local restore = require "autopilot.bulk.restore"
 local cjson = require "cjson"
 local files = require "files"
@@ -35,17 +34,7 @@ end
 describe("bulk restore", function()
   local emu, client, dir
 
-  before_each(function()
-    emu = assert(emulator.start { devices = 24, seed = 11 })
-    client = tenant.connect(emu)
-    dir = files.tempdir()
-  end)
-
-  after_each(function()
-    client:close()
-    emu:stop()
-    files.remove(dir)
-  end)
+  tenant.each_test({ devices = 24, seed = 11 }, function(e, c, d) emu, client, dir = e, c, d end)
 
   -- the devices with a user, and their users as the emulator holds them before any run
   local function assigned()

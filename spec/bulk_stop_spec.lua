@@ -2,9 +2,7 @@
 -- returns true no new write starts; what was written is journaled, the rest is `not_attempted`, the report
 -- says `interrupted`, and the same call with the same journal finishes the job. With concurrency 1 a write is
 -- only sent after the previous one was answered, so "stop after N writes" is exact.
-local emulator = require "autopilot.emulator"
 local journal_mod = require "autopilot.bulk.journal"
-local files = require "files"
 local tenant = require "tenant"
 
 local function opts(extra)
@@ -16,17 +14,7 @@ end
 describe("bulk stop", function()
   local emu, client, dir
 
-  before_each(function()
-    emu = assert(emulator.start { devices = 12, seed = 7 })
-    client = tenant.connect(emu)
-    dir = files.tempdir()
-  end)
-
-  after_each(function()
-    client:close()
-    emu:stop()
-    files.remove(dir)
-  end)
+  tenant.each_test({ devices = 12, seed = 7 }, function(e, c, d) emu, client, dir = e, c, d end)
 
   local function writes_of(id) return emu:state { device = id, log = false }.device_writes end
   local function total_writes()

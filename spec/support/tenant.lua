@@ -83,4 +83,24 @@ function M.count(counters, endpoint)
   return n
 end
 
+--- A fresh emulated tenant for every test of the enclosing `describe`: before each test an emulator started
+-- with `config`, a client connected to it and a scratch folder; after it, all three closed and removed.
+-- @tparam table config options of `autopilot.emulator.start`
+-- @tparam function set called as `set(emu, client, dir)` before each test (the spec's own locals)
+function M.each_test(config, set)
+  local emu, client, dir
+  local busted = require "busted" -- its block functions: a module does not see the spec file's globals
+  busted.before_each(function()
+    emu = assert(require("autopilot.emulator").start(config))
+    client = M.connect(emu)
+    dir = require("files").tempdir()
+    set(emu, client, dir)
+  end)
+  busted.after_each(function()
+    client:close()
+    emu:stop()
+    require("files").remove(dir)
+  end)
+end
+
 return M
