@@ -70,15 +70,6 @@ local function config_error(message)
   return nil, errors.new { code = "InvalidConfiguration", message = message, kind = "input" }
 end
 
--- A Graph URL on one of Microsoft's clouds (where the cloud's own login host is the right one to ask).
-local function microsoft_graph(url)
-  url = url:gsub("/+$", ""):lower()
-  for _, name in ipairs { "global", "usgov", "dod", "china" } do
-    if clouds[name].graph == url then return true end
-  end
-  return false
-end
-
 -- connect() with no table: the Azure SDK's variables, and AUTOPILOT_GRAPH_URL / AUTOPILOT_LOGIN_URL to point
 -- it at another Graph (the emulator, a proxy). Such a Graph with no login URL is refused: the app's
 -- credentials would otherwise go to Microsoft's login host for a tenant that is not there.
@@ -87,7 +78,7 @@ local function environment_options()
   local graph, login = os.getenv("AUTOPILOT_GRAPH_URL"), os.getenv("AUTOPILOT_LOGIN_URL")
   if graph and graph ~= "" then opts.graph_url = graph end
   if login and login ~= "" then opts.login_url = login end
-  if opts.graph_url and not opts.login_url and not microsoft_graph(opts.graph_url) then
+  if opts.graph_url and not opts.login_url and not clouds.is_microsoft_graph(opts.graph_url) then
     return nil, "AUTOPILOT_GRAPH_URL names a Graph other than Microsoft's: set AUTOPILOT_LOGIN_URL too "
       .. "(the emulator serves both on one URL)"
   end

@@ -25,16 +25,6 @@ local function sleep(s)
   os.execute("sleep " .. s)
 end
 
-local function device_lines(path)
-  local n = 0
-  local f = io.open(path, "rb")
-  if not f then return 0 end
-  for line in f:lines() do
-    if line:find('"outcome"', 1, true) then n = n + 1 end
-  end
-  f:close()
-  return n
-end
 
 local function alive(pid)
   return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
@@ -74,14 +64,14 @@ describe("bulk journal", function()
     local pid = assert(tonumber(p:read("l")))
     p:close()
     local waited = 0
-    while device_lines(journal) < 100 and waited < 600 do
+    while files.journal_devices(journal) < 100 and waited < 600 do
       sleep(0.05)
       waited = waited + 1
     end
-    assert.is_true(device_lines(journal) >= 100, "the job did not get going")
+    assert.is_true(files.journal_devices(journal) >= 100, "the job did not get going")
     os.execute("kill -9 " .. pid)
     while alive(pid) do sleep(0.05) end
-    local done_at_kill = device_lines(journal)
+    local done_at_kill = files.journal_devices(journal)
     assert.is_true(done_at_kill < #devices, "the job finished before it could be killed")
 
     -- second run: the same call finishes the job

@@ -18,27 +18,6 @@ local THROTTLE = { app_writes = 5, window = 300 }
 
 local function sleep() os.execute("sleep 0.05") end
 
--- a file's text, or "" while it does not exist yet
-local function text_of(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-
-local function device_lines(path)
-  local n = 0
-  local f = io.open(path, "rb")
-  if not f then return 0 end
-  for line in f:lines() do
-    if line:find('"outcome"', 1, true) then n = n + 1 end
-  end
-  f:close()
-  return n
-end
-
 -- polls until `ready()` (no time limit decides the result: the give-up only ends a broken run's wait)
 local function wait_for(ready, what, detail)
   for _ = 1, 2400 do
@@ -86,11 +65,11 @@ describe("bin/autopilot bulk interrupted", function()
     os.remove(dir .. "/pid")
     os.remove(dir .. "/status")
     assert(os.execute(wrapper))
-    wait_for(function() return text_of(dir .. "/pid"):find("%d") end, "the child's pid")
+    wait_for(function() return files.text(dir .. "/pid"):find("%d") end, "the child's pid")
     local pid = assert(tonumber(files.slurp(dir .. "/pid"):match("%d+")))
     return pid, function()
-      wait_for(function() return text_of(dir .. "/status"):find("%d") end, "the child to end", function()
-        return text_of(dir .. "/out") .. text_of(dir .. "/err") .. text_of("/proc/" .. pid .. "/status")
+      wait_for(function() return files.text(dir .. "/status"):find("%d") end, "the child to end", function()
+        return files.text(dir .. "/out") .. files.text(dir .. "/err") .. files.text("/proc/" .. pid .. "/status")
       end)
       return tonumber(files.slurp(dir .. "/status"):match("%d+"))
     end
@@ -124,7 +103,7 @@ describe("bin/autopilot bulk interrupted", function()
   local function stopped_gracefully(signal, status)
     local journal, report = dir .. "/run.jsonl", dir .. "/report.csv"
     local pid, ended = start(args(journal, report))
-    wait_for(function() return device_lines(journal) >= 1 end, "a journaled write")
+    wait_for(function() return files.journal_devices(journal) >= 1 end, "a journaled write")
     os.execute("kill -" .. signal .. " " .. pid)
     assert.equal(status, ended())
     local out, err = files.slurp(dir .. "/out"), files.slurp(dir .. "/err")
@@ -189,12 +168,12 @@ describe("bin/autopilot bulk interrupted", function()
       local journal, report = dir .. "/run.jsonl", dir .. "/report.csv"
       local pid, ended = start("bulk --yes --concurrency 16 --journal " .. q(journal) .. " --report " .. q(report)
         .. " " .. q(csv))
-      wait_for(function() return device_lines(journal) >= DEVICES - 1 end, "every write but the stalled one")
+      wait_for(function() return files.journal_devices(journal) >= DEVICES - 1 end, "every write but the stalled one")
       os.execute("kill -INT " .. pid)
-      wait_for(function() return text_of(dir .. "/err"):find("SIGINT: no new writes", 1, true) end, "the notice")
+      wait_for(function() return files.text(dir .. "/err"):find("SIGINT: no new writes", 1, true) end, "the notice")
       os.execute("kill -INT " .. pid)
       assert.equal(130, ended()) -- 128 + SIGINT: the signal's default action ended it
-      assert.equal("", text_of(dir .. "/out")) -- no summary: it did not wait for the stalled write
+      assert.equal("", files.text(dir .. "/out")) -- no summary: it did not wait for the stalled write
       assert.is_nil(io.open(report, "rb"))
       local st = valid_journal(journal)
       assert.equal(DEVICES - 1, st.lines)

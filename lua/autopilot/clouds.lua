@@ -21,4 +21,15 @@ function M.lookup(name)
   return c
 end
 
+--- Whether a Graph URL is one of Microsoft's clouds (whose own login host is then the right one to ask).
+-- @tparam string url a Graph base URL
+-- @treturn boolean
+function M.is_microsoft_graph(url)
+  url = url:gsub("/+$", ""):lower()
+  for _, name in ipairs { "global", "usgov", "dod", "china" } do
+    if M[name].graph == url then return true end
+  end
+  return false
+end
+
 return M

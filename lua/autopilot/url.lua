@@ -46,17 +46,30 @@ M.VERSIONS = { ["v1.0"] = true, beta = true }
 function M.graph_base(url)
   local b, err = M.base("graph_url", url)
   if not b then return nil, err end
-  local head, path = b:match("^(%a[%w+.-]*://[^/]*)(.*)$")
+  local version, root = M.api_version_in(b)
+  if version then
+    return nil, string.format("graph_url must not include the API version (%s): give %s and choose the "
+      .. "version with api_version (\"v1.0\" or \"beta\")", ids.describe(version), root)
+  end
+  return b
+end
+
+--- The first API version segment in a URL's path, if any, and the URL up to it.
+-- @tparam string url an absolute URL
+-- @treturn[1] string the segment as written (e.g. "v1.0", "Beta")
+-- @treturn[1] string the URL before it (no trailing slash)
+-- @return[2] nil when the path holds none
+function M.api_version_in(url)
+  local head, path = url:match("^(%a[%w+.-]*://[^/]*)(.*)$")
+  if not head then return nil end
   local kept = {}
   for seg in path:gmatch("[^/]+") do
     if M.VERSIONS[seg:lower()] then
-      local root = head .. (#kept > 0 and "/" .. table.concat(kept, "/") or "")
-      return nil, string.format("graph_url must not include the API version (%s): give %s and choose the "
-        .. "version with api_version (\"v1.0\" or \"beta\")", ids.describe(seg), root)
+      return seg, head .. (#kept > 0 and "/" .. table.concat(kept, "/") or "")
     end
     kept[#kept + 1] = seg
   end
-  return b
+  return nil
 end
 
 --- Resolve "." and ".." segments of a URL's path (RFC 3986 section 5.2.4); the query is kept as it is.

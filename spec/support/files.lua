@@ -16,6 +16,24 @@ function M.read(path)
   return s
 end
 
+--- Reads a whole file that may not be there yet (a child process's output, say).
+-- @tparam string path
+-- @treturn string its contents, or "" while it cannot be opened
+function M.text(path)
+  return M.read(path) or ""
+end
+
+--- The device lines of a bulk journal (lines with an outcome; the header has none).
+-- @tparam string path
+-- @treturn integer how many, 0 while the journal does not exist
+function M.journal_devices(path)
+  local n = 0
+  for line in M.text(path):gmatch("[^\n]+") do
+    if line:find('"outcome"', 1, true) then n = n + 1 end
+  end
+  return n
+end
+
 --- Reads a whole file that must be there.
 -- @tparam string path
 -- @treturn string its contents; raises when it cannot be opened

@@ -1,33 +1,9 @@
 --- A test app for the emulator host: every request gets one device page whose @odata.nextLink names another
 -- host (127.0.0.2, still loopback), as a hostile or broken service might. Counts the requests it saw.
-local M = {}
-
-local App = {}
-App.__index = App
+local M, App = require("stub_app").module()
 
 local PAGE = '{"value":[{"id":"5f0e5a5c-7b8b-4f8e-9d5b-0d8a2b6c1e3f","serialNumber":"S1"}],'
   .. '"@odata.nextLink":"http://127.0.0.2:9/v1.0/deviceManagement/windowsAutopilotDeviceIdentities?$skiptoken=x"}'
-
---- A new app (the config is ignored).
--- @treturn table
-function M.new()
-  return setmetatable({ requests = 0 }, App)
-end
-
---- Credentials the facade reads at start (unused: clients bring an access token).
-function App.info()
-  return { tenant = "t", client_id = "c", client_secret = "s" }
-end
-
---- `{ requests = n }`.
-function App:state()
-  return { requests = self.requests }
-end
-
---- Nothing to configure.
-function App.configure()
-  return true
-end
 
 --- The same page for every request.
 function App:handle()

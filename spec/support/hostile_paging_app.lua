@@ -7,33 +7,9 @@
 --   crlf      one device, then a nextLink with CR LF inside
 --   long      one device, then a nextLink 1 MB long
 -- Counts the requests it saw (`state().requests`).
-local M = {}
-
-local App = {}
-App.__index = App
+local M, App = require("stub_app").module()
 
 local COLLECTION = "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities"
-
---- A new app (the config is ignored).
--- @treturn table
-function M.new()
-  return setmetatable({ requests = 0 }, App)
-end
-
---- Credentials the facade reads at start (unused: clients bring an access token).
-function App.info()
-  return { tenant = "t", client_id = "c", client_secret = "s" }
-end
-
---- `{ requests = n }`.
-function App:state()
-  return { requests = self.requests }
-end
-
---- Nothing to configure.
-function App.configure()
-  return true
-end
 
 local function guid(n)
   return string.format("5f0e5a5c-7b8b-4f8e-9d5b-%012x", n)

@@ -4,6 +4,7 @@
 -- @module autopilot.cli.session
 local credentials = require "autopilot.credentials"
 local clouds = require "autopilot.clouds"
+local url = require "autopilot.url"
 local args = require "autopilot.cli.args"
 local progress = require "autopilot.bulk.progress"
 
@@ -31,14 +32,6 @@ function M.token_cache_path(getenv)
   return base .. "/lua-autopilot/tokens.json", base .. "/lua-autopilot"
 end
 
-local function microsoft_graph(url)
-  url = url:gsub("/+$", ""):lower()
-  for _, name in ipairs { "global", "usgov", "dod", "china" } do
-    if clouds[name].graph == url then return true end
-  end
-  return false
-end
-
 local function file_exists(path)
   local f = io.open(path, "rb")
   if f then f:close() end
@@ -61,12 +54,10 @@ function M.options(flags, how)
   local env, exists = env_of(getenv), how.exists or file_exists
   local graph_url = flags.graph_url or env("AUTOPILOT_GRAPH_URL")
   local what = flags.graph_url and "--graph-url" or "AUTOPILOT_GRAPH_URL"
-  if graph_url then
-    local version = graph_url:match("/(v1%.0)/*$") or graph_url:match("/(beta)/*$")
-    if version then
-      return nil, what .. " takes the base URL without the API version (e.g. https://graph.microsoft.com), got "
-        .. graph_url .. ": drop '/" .. version .. "'" .. (version == "beta" and " and give --beta" or ""), 2
-    end
+  local version = graph_url and url.api_version_in(graph_url)
+  if version then
+    return nil, what .. " takes the base URL without the API version (e.g. https://graph.microsoft.com), got "
+      .. graph_url .. ": drop '/" .. version .. "'" .. (version:lower() == "beta" and " and give --beta" or ""), 2
   end
 
   local opts
@@ -101,7 +92,7 @@ function M.options(flags, how)
   opts.max_retries = retries
   opts.on_retry = progress.on_retry
   -- a token given as is goes to the Graph named anyway; every other sign-in asks the login host
-  if graph_url and not opts.login_url and not opts.access_token and not microsoft_graph(graph_url) then
+  if graph_url and not opts.login_url and not opts.access_token and not clouds.is_microsoft_graph(graph_url) then
     return nil, what .. " names a Graph other than Microsoft's: give --login-url (or AUTOPILOT_LOGIN_URL) "
       .. "too, so that credentials are not sent to Microsoft's login host", 2
   end

@@ -3,15 +3,18 @@
 -- throttle) without writing a launcher.
 -- @module autopilot.emulator.cli
 local cjson = require("cjson.safe").new()
+local faults_mod = require "autopilot.emulator.faults"
+local throttle_mod = require "autopilot.emulator.throttle"
 
 local M = {}
 
 local WRITE = "DeviceManagementServiceConfig.ReadWrite.All"
 local READ = "DeviceManagementServiceConfig.Read.All"
-local FAULT_KINDS = { ["429"] = true, ["500"] = true, ["502"] = true, ["503"] = true, ["504"] = true,
-  reset = true, truncate = true, stall = true, malformed = true, revoke = true }
-local THROTTLE_KEYS = { window = true, tenant_writes = true, app_writes = true, tenant_requests = true,
-  app_requests = true, retry_after_extra = true }
+-- what the switches accept is what the models accept: their own tables, not copies
+local FAULT_KINDS = {}
+for _, k in ipairs(faults_mod.KINDS) do FAULT_KINDS[k] = true end
+local THROTTLE_KEYS = { retry_after_extra = true }
+for k in pairs(throttle_mod.DEFAULTS) do THROTTLE_KEYS[k] = true end
 
 local function read_file(path, flag)
   local f, err = io.open(path, "rb")
@@ -167,13 +170,13 @@ M.SWITCHES = {
   { "--throttle", nil, function(_, _, opts)
       if type(opts.throttle) ~= "table" then opts.throttle = true end
     end, nil, "enforce Intune's request limits" },
-  { "--throttle-model", nil, throttle_set("model", { fixed = true, sliding = true, bucket = true },
+  { "--throttle-model", nil, throttle_set("model", throttle_mod.MODELS,
       "fixed, sliding or bucket"), "M", "how the limits are counted: fixed (windows, the default), sliding"
     .. " (a window over arrival times) or bucket (a token bucket); implies --throttle" },
   { "--throttle-limits", nil, throttle_limits, "SPEC", "limits as KEY=N items: window (s), app_writes,"
     .. " tenant_writes, app_requests, tenant_requests, retry_after_extra (s); implies --throttle" },
-  { "--retry-after", nil, throttle_set("retry_after", { integer = true, decimal = true, date = true, list = true,
-      absent = true }, "integer, decimal, date, list or absent"), "FORM", "Retry-After form of a 429: integer"
+  { "--retry-after", nil, throttle_set("retry_after", throttle_mod.FORMS,
+      "integer, decimal, date, list or absent"), "FORM", "Retry-After form of a 429: integer"
     .. " (default), decimal, date, list (\"N,M\") or absent; implies --throttle" },
   { "--time-scale", "time_scale", "number", "X", "run the emulated clock X times faster (throttle windows,"
     .. " token lifetimes)" },

@@ -17,6 +17,7 @@
 local cjson = require("cjson.safe").new()
 local odata = require "autopilot.emulator.odata"
 local core = require "autopilot.emulator.identity.core"
+local jwt = require "autopilot.emulator.jwt"
 
 local M = {}
 
@@ -39,14 +40,6 @@ end
 -- @treturn boolean
 function M.match(path)
   return path:byte(2) == 95 and path:sub(1, #M.PREFIX) == M.PREFIX -- 95: "_", a cheap first test
-end
-
--- Compares without stopping at the first difference, so timing does not reveal a key's prefix.
-local function same(a, b)
-  if type(a) ~= "string" or #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do diff = diff | (a:byte(i) ~ b:byte(i)) end
-  return diff == 0
 end
 
 local function presented(headers)
@@ -86,7 +79,8 @@ end
 -- @treturn table resp `{ status, headers, body }`
 function M.handle(app, req, path)
   if not app.admin_key then return failure(404, "NotFound", "No control path on this emulator.") end
-  if not same(presented(req.headers or {}), app.admin_key) then
+  -- compared in constant time, so timing does not reveal a key's prefix
+  if not jwt.equal(presented(req.headers or {}), app.admin_key) then
     return failure(401, "Unauthorized", "The control path needs the admin key the emulator printed at start.")
   end
   local method = (req.method or "GET"):upper()

@@ -92,6 +92,8 @@ end
 local FORM_ORDER = { "integer", "decimal", "date", "list", "absent" }
 local FORMS = {}
 for _, f in ipairs(FORM_ORDER) do FORMS[f] = true end
+--- The Retry-After forms a 429 can take (a set).
+M.FORMS = FORMS
 
 --- Changes settings; keys absent from `cfg` keep their values.
 -- @tparam boolean|table|nil cfg see `new`
