@@ -101,6 +101,7 @@ build = {
     ["autopilot.odata"] = "lua/autopilot/odata.lua",
     ["autopilot.repl"] = "lua/autopilot/repl.lua",
     ["autopilot.serial"] = "lua/autopilot/serial.lua",
+    ["autopilot.csv"] = "lua/autopilot/csv.lua",
     ["autopilot.token_cache"] = "lua/autopilot/token_cache.lua",
     ["autopilot.url"] = "lua/autopilot/url.lua",
   },

@@ -29,6 +29,7 @@
 -- `succeeded` counts `unassigned` and `restored`, `failed` counts `failed` and `not_attempted`, `skipped`
 -- counts the rest.
 -- @module autopilot.bulk.report
+local csv = require "autopilot.csv"
 local json = require "autopilot.json"
 local errors = require "autopilot.errors"
 
@@ -191,15 +192,6 @@ function Report:lines()
   return out
 end
 
--- Cells that a spreadsheet would run as a formula get a leading quote (OWASP's CSV injection advice).
-local function csv_cell(v)
-  if v == nil then return "" end
-  local s = tostring(v)
-  if s:find("^[=+%-@\t\r]") and type(v) == "string" then s = "'" .. s end
-  if s:find('[",\r\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
-
 local function write_file(path, fill)
   if type(path) ~= "string" then error("path must be a string, got " .. type(path), 3) end
   local f, why = io.open(path, "wb")
@@ -223,7 +215,7 @@ function Report:write_csv(path)
     assert(f:write(table.concat(self.columns, ","), "\r\n"))
     local row = {}
     for _, e in ipairs(self.results) do
-      for i, col in ipairs(self.columns) do row[i] = csv_cell(e[col]) end
+      for i, col in ipairs(self.columns) do row[i] = csv.field(e[col]) end
       assert(f:write(table.concat(row, ","), "\r\n"))
     end
   end)

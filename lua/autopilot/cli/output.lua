@@ -1,6 +1,7 @@
 --- Devices as text for `autopilot list`: an aligned table, CSV, one JSON array, or JSON lines.
 -- Pure functions returning text; the caller prints it.
 -- @module autopilot.cli.output
+local csv = require "autopilot.csv"
 local json = require "autopilot.json"
 
 local M = {}
@@ -34,12 +35,9 @@ local function cell(v)
   return (tostring(v):gsub("%c", " "))
 end
 
--- Cells a spreadsheet would run as a formula get a leading quote (as the bulk report does).
+-- a CSV field as the bulk report writes one (formula cells quoted), from the cell's text
 local function csv_cell(v)
-  local s = cell(v)
-  if s:find("^[=+%-@\t\r]") then s = "'" .. s end
-  if s:find('[",\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
+  return csv.field(cell(v))
 end
 
 local function project(d, columns)
