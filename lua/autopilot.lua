@@ -85,34 +85,25 @@ local function environment_options()
   return opts
 end
 
--- option -> { lowest, highest, integer only, unit }: a value outside is a configuration error, not a raise
-local RANGES = {
-  timeout = { 0.001, 86400, false, " seconds" }, connect_timeout = { 0.001, 86400, false, " seconds" },
-  -- curl's low-speed window is whole seconds
-  stall_timeout = { 1, 86400, false, " seconds" }, max_retry_wait = { 0, 604800, false, " seconds" },
-  max_response_bytes = { 1, 2 ^ 40, true, " bytes" }, max_header_bytes = { 1, 2 ^ 40, true, " bytes" },
-  max_pages = { 1, 2 ^ 31, true, "" },
-}
-
-local function number_text(v)
-  return math.tointeger(v) and string.format("%d", math.tointeger(v)) or string.format("%g", v)
+--- Pages one listing follows at most is an option of this module alone (the core's options are checked
+-- where they are read, in C).
+-- @tparam table opts connect's options (types already checked)
+-- @treturn string|nil the message, worded as the core words its own range errors
+local function max_pages_error(opts)
+  local v = opts.max_pages
+  if v == nil or (math.tointeger(v) and v >= 1 and v <= 2 ^ 31) then return nil end
+  return string.format("option 'max_pages' must be an integer between 1 and 2147483648 (got %s)",
+    math.tointeger(v) and string.format("%d", v) or string.format("%g", v))
 end
 
---- The first numeric option outside its range, as an error message (nil when all are in range).
--- @tparam table opts connect's options (types already checked)
--- @treturn string|nil "option 'timeout' must be a number between 0.001 and 86400 seconds (got -1)"
-function M._range_error(opts)
-  local names = {}
-  for k in pairs(RANGES) do names[#names + 1] = k end
-  table.sort(names)
-  for _, k in ipairs(names) do
-    local v, r = opts[k], RANGES[k]
-    if v ~= nil and (not (v >= r[1] and v <= r[2]) or (r[3] and not math.tointeger(v))) then
-      return string.format("option '%s' must be %s between %s and %s%s (got %s)", k,
-        r[3] and "an integer" or "a number", number_text(r[1]), number_text(r[2]), r[4], number_text(v))
-    end
-  end
-  return nil
+-- The core checks its options where it reads them and raises naming the option and its range; connect
+-- answers those as configuration errors, as it does every other bad value.
+local function new_session(o)
+  local ok, session = pcall(core.session, o)
+  if ok then return session end
+  local msg = tostring(session)
+  if msg:find("^option '") or msg:find("^limit%.") then return nil, msg end
+  error(session, 0)
 end
 
 -- Credentials that would reach C as header or form text: empty or control characters are refused here,
@@ -176,7 +167,7 @@ function M.connect(opts)
     error("autopilot.connect: options must be a table, got " .. type(opts), 2)
   end
   check_options(opts)
-  local range_err = M._range_error(opts)
+  local range_err = max_pages_error(opts)
   if range_err then return config_error(range_err) end
   local cloud_name = opts.cloud or "global"
   local cloud, cerr = clouds.lookup(cloud_name)
@@ -196,18 +187,18 @@ function M.connect(opts)
   if cred_err then return config_error(cred_err) end
 
   local limit = opts.limit
-  local session = core.session {
+  local session, serr = new_session {
     user_agent = "lua-autopilot/" .. core._VERSION .. " libcurl/" .. core.curl_version,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, stall_timeout = opts.stall_timeout,
     ca_file = opts.ca_file, ca_path = opts.ca_path,
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify or false,
     max_retries = opts.max_retries, max_retry_wait = opts.max_retry_wait,
     concurrency = opts.concurrency, limit = limit or nil,
-    max_response_bytes = opts.max_response_bytes and math.tointeger(opts.max_response_bytes),
-    max_header_bytes = opts.max_header_bytes and math.tointeger(opts.max_header_bytes),
+    max_response_bytes = opts.max_response_bytes, max_header_bytes = opts.max_header_bytes,
     on_retry = opts.on_retry,
     auth = auth,
   }
+  if not session then return config_error(serr) end
   return setmetatable({
     _session = session, graph_url = graph_url, login_url = login_url, api_version = api_version,
     cloud = opts.cloud or (opts.graph_url and "custom" or "global"),

@@ -101,11 +101,11 @@ describe("connect's numbers and credentials", function()
 
   it("gives an error value naming the option and its range for each number out of range", function()
     local cases = {
-      { { timeout = 0 }, "option 'timeout' must be a number between 0.001 and 86400 seconds %(got 0%)" },
-      { { timeout = -1 }, "option 'timeout' must be a number between 0.001 and 86400 seconds %(got %-1%)" },
-      { { timeout = 0 / 0 }, "option 'timeout' must be a number between 0.001 and 86400 seconds %(got %-?nan%)" },
+      { { timeout = 0 }, "option 'timeout' must be a number between 0.001 and 86400 %(got 0%)" },
+      { { timeout = -1 }, "option 'timeout' must be a number between 0.001 and 86400 %(got %-1%)" },
+      { { timeout = 0 / 0 }, "option 'timeout' must be a number between 0.001 and 86400 %(got %-?nan%)" },
       { { connect_timeout = math.huge }, "option 'connect_timeout' must be a number between 0.001 and 86400" },
-      { { stall_timeout = 0.0001 }, "option 'stall_timeout' must be a number between 1 and 86400 seconds" },
+      { { stall_timeout = 0.0001 }, "option 'stall_timeout' must be a number between 1 and 86400" },
       { { max_retry_wait = -5 }, "option 'max_retry_wait' must be a number between 0 and 604800" },
       { { max_response_bytes = 0 }, "option 'max_response_bytes' must be an integer between 1 and" },
       { { max_header_bytes = 10.5 }, "option 'max_header_bytes' must be an integer between 1 and" },

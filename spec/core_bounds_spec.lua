@@ -42,7 +42,7 @@ describe("autopilot.core bounds", function()
 
     it("is an integer option with a range", function()
       assert.has_error(function() core.session { max_response_bytes = 0 } end,
-        "option 'max_response_bytes' must be between 1 and 1.09951e+12")
+        "option 'max_response_bytes' must be an integer between 1 and 1099511627776 (got 0)")
       assert.has_error(function() core.session { max_header_bytes = 1.5 } end)
     end)
   end)

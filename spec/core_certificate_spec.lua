@@ -214,8 +214,8 @@ describe("client assertions", function()
       local bad = {
         { { foo = 1 }, "unknown option 'foo'" },
         { { cert = false }, "option 'cert' must be a string (got nil)" },
-        { { lifetime = 601 }, "option 'lifetime' must be between 1 and 600" },
-        { { lifetime = 0 }, "option 'lifetime' must be between 1 and 600" },
+        { { lifetime = 601 }, "option 'lifetime' must be an integer between 1 and 600 (got 601)" },
+        { { lifetime = 0 }, "option 'lifetime' must be an integer between 1 and 600 (got 0)" },
         { { lifetime = 1.5 }, "'lifetime' must be an integer" },
         { { now = "soon" }, "'now' must be an integer" },
         { { alg = "HS256" }, "option 'alg' must be \"PS256\" or \"RS256\"" },

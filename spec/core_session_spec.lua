@@ -600,7 +600,7 @@ describe("autopilot.core", function()
       assert.has_error(function() core.session{ timeout = "1" } end, "option 'timeout' must be a number (got string)")
       assert.has_error(function() core.session{ timeout = -1 } end)
       assert.has_error(function() core.session{ concurrency = 1.5 } end,
-                       "option 'concurrency' must be an integer (got number)")
+                       "option 'concurrency' must be an integer between 1 and 4096 (got 1.5)")
       assert.has_error(function() core.session{ insecure_skip_tls_verify = "yes" } end,
                        "option 'insecure_skip_tls_verify' must be a boolean (got string)")
       assert.has_error(function() core.session{ limit = { writes = 1, second = 2 } } end,

@@ -69,11 +69,24 @@ int ap_opts_has(const ap_opts *o, const char *key)
     return t != LUA_TNIL;
 }
 
-/* Numbers in messages: %g through snprintf (lua_pushfstring has no %g). */
-static int range_error(const ap_opts *o, const char *key, double lo, double hi)
+/* A number as a message shows it: whole numbers in full, others through %g (snprintf: lua_pushfstring has no
+ * %g). */
+static void number_text(char *out, size_t size, double v)
 {
-    char what[128];
-    snprintf(what, sizeof what, "must be between %g and %g", lo, hi);
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(out, size, "%.0f", v);
+    else
+        snprintf(out, size, "%g", v);
+}
+
+/* kind: "a number" or "an integer"; got: the value given (NaN and infinities included) */
+static int range_error(const ap_opts *o, const char *key, const char *kind, double lo, double hi, double got)
+{
+    char a[32], b[32], g[32], what[160];
+    number_text(a, sizeof a, lo);
+    number_text(b, sizeof b, hi);
+    number_text(g, sizeof g, got);
+    snprintf(what, sizeof what, "must be %s between %s and %s (got %s)", kind, a, b, g);
     return ap_opts_error(o, key, what);
 }
 
@@ -87,7 +100,7 @@ double ap_opts_number(const ap_opts *o, const char *key, double dflt, double lo,
             type_error(o, key, "a number", t);
         v = lua_tonumber(L, -1);
         if (!(v >= lo && v <= hi)) /* NaN too */
-            range_error(o, key, lo, hi);
+            range_error(o, key, "a number", lo, hi, v);
     }
     lua_pop(L, 1);
     return v;
@@ -102,10 +115,10 @@ lua_Integer ap_opts_integer(const ap_opts *o, const char *key, lua_Integer dflt,
     if (t != LUA_TNIL) {
         int isint = 0;
         v = lua_tointegerx(L, -1, &isint);
-        if (t != LUA_TNUMBER || !isint)
+        if (t != LUA_TNUMBER)
             type_error(o, key, "an integer", t);
-        if (v < lo || v > hi)
-            range_error(o, key, (double)lo, (double)hi);
+        if (!isint || v < lo || v > hi) /* 10.5 is a number outside the integers' range too */
+            range_error(o, key, "an integer", (double)lo, (double)hi, lua_tonumber(L, -1));
     }
     lua_pop(L, 1);
     return v;

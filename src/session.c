@@ -125,7 +125,8 @@ static int l_session(lua_State *L)
     }
     tp->timeout_ms = ms_of(ap_opts_number(&o, "timeout", 100, 0.001, 86400));
     tp->connect_timeout_ms = ms_of(ap_opts_number(&o, "connect_timeout", 10, 0.001, 86400));
-    tp->stall_seconds = (long)ceil(ap_opts_number(&o, "stall_timeout", 30, 0.001, 86400));
+    /* curl's low-speed window is whole seconds: less than one cannot be kept */
+    tp->stall_seconds = (long)ceil(ap_opts_number(&o, "stall_timeout", 30, 1, 86400));
     tp->max_body = (size_t)ap_opts_integer(&o, "max_response_bytes", DEFAULT_MAX_BODY, 1, MAX_CAP);
     tp->max_headers = (size_t)ap_opts_integer(&o, "max_header_bytes", DEFAULT_MAX_HEADERS, 1, MAX_CAP);
     tp->ca_file = ap_opts_strdup(&o, "ca_file", AP_OPT_NO_NUL);
