@@ -15,6 +15,8 @@ unassignUserFromDevice for one device or tens of thousands, with plain error val
 dependencies = {
   "lua >= 5.4, < 5.5",
   "lua-cjson >= 2.1",
+  -- optional, not listed so that nothing pulls them in: luv (for autopilot.luv) and cqueues (for
+  -- autopilot.cqueues), each needed only by its adapter; the core links neither
 }
 external_dependencies = {
   -- a library check, not a header one: Debian keeps curl.h in the multiarch include directory, which the
@@ -55,6 +57,7 @@ build = {
         "src/session.c",
         "src/signals.c",
         "src/signer.c",
+        "src/sockets.c",
         "src/system.c",
         "src/token.c",
         "src/token_cache.c",
@@ -71,6 +74,10 @@ build = {
     ["autopilot.bulk"] = "lua/autopilot/bulk.lua",
     ["autopilot.bulk.actions"] = "lua/autopilot/bulk/actions.lua",
     ["autopilot.bulk.clock"] = "lua/autopilot/bulk/clock.lua",
+    ["autopilot.async"] = "lua/autopilot/async.lua",
+    ["autopilot.waiting"] = "lua/autopilot/waiting.lua",
+    ["autopilot.luv"] = "lua/autopilot/luv.lua",
+    ["autopilot.cqueues"] = "lua/autopilot/cqueues.lua",
     ["autopilot.bulk.journal"] = "lua/autopilot/bulk/journal.lua",
     ["autopilot.bulk.options"] = "lua/autopilot/bulk/options.lua",
     ["autopilot.bulk.plan"] = "lua/autopilot/bulk/plan.lua",

@@ -19,6 +19,7 @@ local checks = require "autopilot.checks"
 local url_mod = require "autopilot.url"
 local json = require "autopilot.json"
 local repl = require "autopilot.repl"
+local waiting = require "autopilot.waiting"
 
 local M = {
   _VERSION = "lua-autopilot " .. core._VERSION,
@@ -39,6 +40,8 @@ local OPTIONS = {
   -- issue 9: bounds on what a hostile or broken server can make a call do
   max_response_bytes = { number = true }, max_header_bytes = { number = true }, max_pages = { number = true },
   on_retry = { ["function"] = true },
+  -- issue 11: yield to the host's event loop instead of blocking
+  async = { boolean = true },
   -- issue 4: every way to sign in
   certificate = { table = true }, device_code = { boolean = true, ["function"] = true },
   refresh_token = { string = true }, token_cache = { string = true },
@@ -151,7 +154,10 @@ Client.__name = "autopilot.Client"
 --   while a call waits to retry, with `event.reason` ("connection refused", "HTTP 429 (throttled)", ...),
 --   `retry` (1-based), `of` (max_retries), `wait` (seconds), `code` (curl's name) or `status`, `token`
 --   (true for a token request) and `tag`; what it raises is ignored. Numbers out of range give
---   "InvalidConfiguration" naming the option and its range.
+--   "InvalidConfiguration" naming the option and its range. `async = true`: a call that would wait,
+--   made inside a coroutine, yields the client to the host's loop instead of blocking (see "Embedding"
+--   in README.md, `Client:pollfd`, `autopilot.async`, `autopilot.luv`, `autopilot.cqueues`); from the main
+--   thread it blocks as without it.
 -- @treturn[1] autopilot.Client
 -- @return[2] nil
 -- @treturn[2] autopilot.Error code "InvalidConfiguration" when credentials or URLs are missing or malformed
@@ -207,6 +213,7 @@ function M.connect(opts)
     -- what a bulk run puts back on the session when it ends (the core's default concurrency is 8)
     _pacing = { concurrency = opts.concurrency or 8, limit = limit or false },
     _max_pages = math.tointeger(opts.max_pages) or M.MAX_PAGES,
+    _async = opts.async == true, _close_hooks = {},
   }, Client)
 end
 
@@ -269,7 +276,8 @@ end
 -- Send one request and return the core's result, or nil and the error value.
 local function send(self, req)
   ensure_open(self)
-  local result = self._session:request(req)
+  local result, cerr = waiting.request(self, req)
+  if not result then return nil, cerr end
   local err = errors.from_result(result)
   if err then return nil, err end
   return result
@@ -632,11 +640,51 @@ function Client.help()
   return repl.help("client", Client)
 end
 
+--- The descriptor a host's event loop waits on: readable when the client has socket work for `step`.
+-- It stays the same for the client's life; do not read, write or close it.
+-- @treturn integer the descriptor (an epoll descriptor on Linux)
+function Client:pollfd()
+  ensure_open(self)
+  return self._session:pollfd()
+end
+
+--- What to wait for on `pollfd()`: always `"r"` (readable), as cqueues and lua-http expect.
+-- @treturn string "r"
+function Client.events()
+  return "r"
+end
+
+--- Seconds until the client next needs a `step` (or a coroutine waiting on it is due) without news on
+-- its descriptor: curl's timer, a pacing or retry wait, a device-code poll, a bulk run's tick.
+-- @treturn number|nil seconds (0: at once, e.g. after `close` with coroutines still waiting), or nil when
+--   nothing is pending
+function Client:timeout()
+  return waiting.timeout(self)
+end
+
+--- Do all that is ready now without blocking, and return: results go to the coroutines that asked for
+-- them, which take them when resumed. A host loop calls it, or simply resumes the waiting coroutines
+-- (each steps the client itself).
+function Client:step()
+  if self._session then waiting.step(self) end
+end
+
+--- Run `fn()` when the client closes, before its descriptor does (adapters stop watching it there).
+-- @tparam function fn
+function Client:_on_close(fn)
+  self._close_hooks[#self._close_hooks + 1] = fn
+end
+
 --- Close the client and its connections. Idempotent; also called by `<close>` and the garbage collector.
+-- Coroutines still waiting on an async client get `nil, err` (code "ClientClosed") when next resumed.
 function Client:close()
   local s = self._session
+  if not s then return end
+  local hooks = self._close_hooks or {}
+  self._close_hooks = {}
+  for _, fn in ipairs(hooks) do pcall(fn) end
   self._session = nil
-  if s then s:close() end
+  s:close()
 end
 Client.__close = Client.close
 Client.__gc = Client.close

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages the project needs, once; a no-op when they are all present.
-# lua-ldoc builds the API reference (make doc); tmux gives the progress spec a narrow terminal.
+# lua-ldoc builds the API reference (make doc); tmux gives the progress spec a narrow terminal; lua-luv and
+# lua-cqueues are the host loops the embedding specs and examples run in.
 set -eu
 PKGS="make gcc pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-check luarocks
       libcurl4-openssl-dev libssl-dev libmicrohttpd-dev zlib1g-dev valgrind curl openssl clang-format
-      clang libclang-rt-14-dev lua-ldoc tmux nghttp2-proxy"
+      clang libclang-rt-14-dev lua-ldoc tmux nghttp2-proxy lua-luv lua-cqueues"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

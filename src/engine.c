@@ -369,30 +369,33 @@ void ap_engine_queue(ap_session *s, ap_xfer *x)
 {
     x->state = AP_XS_QUEUED;
     ap_list_push(&s->queued, x);
+    s->next_at = 0; /* the next step looks at it */
 }
 
 int ap_engine_step(ap_session *s, double *next)
 {
-    int running;
-    curl_multi_perform(s->multi, &running);
+    ap_sockets_drive(&s->sockets);
     int ended = process_messages(s), started = 0, done_before = s->done.count;
     *next = start_ready(s, ap_now(), &started);
     ended += s->done.count - done_before; /* failed at once: a transfer that could not start, a sign-in */
     if (started) {
-        curl_multi_perform(s->multi, &running); /* send the new requests now, not after the next wait */
+        ap_sockets_drive(&s->sockets); /* send the new requests now, not after the next wait */
         ended += process_messages(s);
     }
+    s->next_at = ended ? 0 : *next; /* an ended transfer may have freed a slot: step again at once */
     return ended;
+}
+
+double ap_engine_wake_at(const ap_session *s)
+{
+    if (ap_engine_active(s) == 0 && s->auth.fetch == NULL)
+        return HUGE_VAL;
+    return earlier(s->next_at, s->sockets.timer_at);
 }
 
 void ap_engine_wait(ap_session *s, double until)
 {
-    double ms = ceil((until - ap_now()) * 1000.0);
-    if (!(ms > 0))
-        ms = 0;
-    if (ms > 86400000.0)
-        ms = 86400000.0;
-    curl_multi_poll(s->multi, NULL, 0, (int)ms, NULL);
+    ap_sockets_wait(&s->sockets, earlier(until, s->next_at));
 }
 
 int ap_engine_active(const ap_session *s)
@@ -458,6 +461,7 @@ void ap_engine_close(ap_session *s)
         s->auth.fetch = NULL;
     }
     if (s->multi)
-        curl_multi_cleanup(s->multi);
+        curl_multi_cleanup(s->multi); /* curl removes its sockets from the epoll set as it closes them */
     s->multi = NULL;
+    ap_sockets_close(&s->sockets);
 }

@@ -1,8 +1,9 @@
 /*
  * lua-autopilot: the multi engine, the one owner of a session's transfer lists. It starts queued transfers
  * up to the concurrency cap while honouring the write budget, the pause after a 429, each retry's earliest
- * start and the token's availability; drives libcurl's multi interface; decides retries when transfers
- * end; and acts on the auth flows' outcomes. It never calls Lua and never blocks but in ap_engine_wait.
+ * start and the token's availability; drives libcurl's multi socket interface (sockets.h); decides retries
+ * when transfers end; and acts on the auth flows' outcomes. It never calls Lua and never blocks but in
+ * ap_engine_wait.
  */
 #ifndef AP_ENGINE_H
 #define AP_ENGINE_H
@@ -14,7 +15,10 @@ void ap_engine_queue(ap_session *s, ap_xfer *x); /* a new Graph transfer, owned 
  * and sets *next to the earliest monotonic time something held back by time (a retry, the budget, a pause,
  * a token poll) may start (HUGE_VAL: nothing). */
 int ap_engine_step(ap_session *s, double *next);
-void ap_engine_wait(ap_session *s, double until); /* sleeps in curl_multi_poll until activity or until */
+/* The monotonic time the engine next needs a step without news on its descriptor: what it holds back by
+ * time, or curl's timer (0: at once; HUGE_VAL: nothing pending). */
+double ap_engine_wake_at(const ap_session *s);
+void ap_engine_wait(ap_session *s, double until); /* sleeps in epoll_wait until activity or until */
 void ap_engine_auth_outcome(ap_session *s, ap_flow_outcome o, double now); /* after the host answered */
 int ap_engine_active(const ap_session *s);                                 /* queued or running transfers */
 int ap_engine_queued_writes(const ap_session *s);

@@ -5,6 +5,7 @@
  * the session and freed in close; the userdata is created closed first so __gc tolerates a
  * half-initialised session. Between engine steps, the gate runs what waits for Lua.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,7 @@ static int l_session(lua_State *L)
     lua_settop(L, 1);
     ap_session *s = lua_newuserdatauv(L, sizeof *s, AP_SESSION_UVS);
     memset(s, 0, sizeof *s); /* closed: every pointer NULL, __gc has nothing to free */
+    s->sockets.epfd = -1;
     ap_pacing_init(&s->pacing);
     luaL_setmetatable(L, AP_SESSION_MT);
     lua_newtable(L);
@@ -156,6 +158,8 @@ static int l_session(lua_State *L)
     s->multi = curl_multi_init();
     if (!s->multi)
         luaL_error(L, "curl_multi_init failed");
+    if (ap_sockets_open(&s->sockets, s->multi) != 0)
+        luaL_error(L, "epoll_create1 failed: %s", strerror(errno));
     set_concurrency(s, concurrency);
     tp->share = curl_share_init(); /* TLS session resumption across the session's easy handles */
     if (tp->share)
@@ -333,6 +337,28 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* The descriptor a host's event loop waits on: readable when the session has socket work for step. */
+static int l_pollfd(lua_State *L)
+{
+    lua_pushinteger(L, check_open(L)->sockets.epfd);
+    return 1;
+}
+
+/* Seconds until the session needs a step without news on its descriptor: 0 when results or callbacks
+ * wait, nil when no time is due (nothing pending, or only the descriptor can bring news). */
+static int l_timeout(lua_State *L)
+{
+    ap_session *s = check_open(L);
+    double at = s->done.count > 0 || ap_gate_pending(s) ? 0 : ap_engine_wake_at(s);
+    if (at == HUGE_VAL) {
+        lua_pushnil(L);
+        return 1;
+    }
+    double now = ap_now();
+    lua_pushnumber(L, at > now ? at - now : 0);
+    return 1;
+}
+
 static int l_token_info(lua_State *L)
 {
     ap_session *s = check_open(L);
@@ -384,9 +410,9 @@ static int l_tostring(lua_State *L)
 /* ---- registration ------------------------------------------------------------------------------ */
 
 static const luaL_Reg session_methods[] = {
-    {"submit", l_submit}, {"poll", l_poll},   {"request", l_request},       {"pending", l_pending},
-    {"stats", l_stats},   {"close", l_close}, {"token_info", l_token_info}, {"configure", l_configure},
-    {"cancel", l_cancel}, {NULL, NULL}};
+    {"submit", l_submit}, {"poll", l_poll},     {"request", l_request},       {"pending", l_pending},
+    {"stats", l_stats},   {"close", l_close},   {"token_info", l_token_info}, {"configure", l_configure},
+    {"cancel", l_cancel}, {"pollfd", l_pollfd}, {"timeout", l_timeout},       {NULL, NULL}};
 
 static const luaL_Reg session_meta[] = {
     {"__gc", l_gc}, {"__close", l_gc}, {"__tostring", l_tostring}, {"__index", NULL}, {NULL, NULL}};

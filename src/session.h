@@ -13,6 +13,7 @@
 #include "pacing.h"
 #include "retry.h"
 #include "retry_event.h"
+#include "sockets.h"
 #include "transfer.h"
 
 #define AP_VERSION "0.1.0"
@@ -32,6 +33,8 @@ typedef struct ap_session {
     int open; /* 0 until fully initialised, and again after close */
     int busy; /* inside a call that runs the engine or the gate: re-entrant calls raise */
     CURLM *multi;
+    ap_sockets sockets; /* curl's sockets in one epoll descriptor, and its timer */
+    double next_at;     /* when the engine next needs a step for what it holds back (0: at once) */
     ap_transport transport;
     ap_retry_policy retry;
     ap_retry_events retry_events; /* for on_retry, handed over by the gate */

@@ -115,6 +115,7 @@ local function execute(client, action, norm, o, t0)
   end)
   if journal then journal:close() end
   if not ok then error(rerr, 0) end
+  if run.closed then return nil, run.closed end -- the journal keeps what was done, for a resume
   state.write_seconds = run.write_seconds or 0 -- the final rate is the report's achieved_rate
   tracker:finish(state)
 
@@ -149,7 +150,9 @@ function M.execute(client, action, norm, o)
   local extra = runner.read_slots(o)
   s:configure { concurrency = o.concurrency + extra, limit = o.limit }
   local ok, report, err = pcall(execute, client, action, norm, o, t0)
-  s:configure { concurrency = saved.concurrency, limit = saved.limit }
+  if client._session then -- an async client may have been closed under the run
+    s:configure { concurrency = saved.concurrency, limit = saved.limit }
+  end
   if not ok then error(report, 0) end
   return report, err
 end

@@ -33,6 +33,10 @@ M.FUNCTIONS = {
     { "token_info", "()", "who the client is signed in as, and until when (never the token)" },
     { "stats", "()", "the session's counters and pacing" },
     { "help", "()", "this list" },
+    { "pollfd", "()", "embedding (async = true): the descriptor a host loop waits on -> integer" },
+    { "events", "()", "embedding: what to wait for on pollfd() -> \"r\"" },
+    { "timeout", "()", "embedding: seconds until the next step is due -> number | nil (nothing pending)" },
+    { "step", "()", "embedding: do what is ready now, never blocking" },
     { "close", "()", "close the client and its connections" },
   },
 }

@@ -22,6 +22,7 @@
 -- @module autopilot.bulk.plan
 local errors = require "autopilot.errors"
 local json = require "autopilot.json"
+local waiting = require "autopilot.waiting"
 local actions = require "autopilot.bulk.actions"
 local serial = require "autopilot.serial"
 
@@ -40,7 +41,6 @@ end
 
 -- GET many devices at once through the session: id -> device | false (404) | error value.
 local function get_many(client, wanted)
-  local s = client._session
   local found = {}
   local queue, next_i, outstanding = wanted, 1, 0
   local cap = 16
@@ -48,11 +48,13 @@ local function get_many(client, wanted)
     while next_i <= #queue and outstanding < cap do
       local id = queue[next_i]
       next_i = next_i + 1
-      s:submit { method = "GET", url = client:_url(COLLECTION .. "/" .. id), idempotent = true,
-                 tag = { plan_get = id } }
+      waiting.submit(client, { method = "GET", url = client:_url(COLLECTION .. "/" .. id), idempotent = true,
+                               tag = { plan_get = id } }, found)
       outstanding = outstanding + 1
     end
-    for _, r in ipairs(s:poll(1)) do
+    local results, cerr = waiting.poll(client, found, 1)
+    if not results then return nil, cerr end
+    for _, r in ipairs(results) do
       local tag = r.tag
       if type(tag) == "table" and tag.plan_get then
         outstanding = outstanding - 1
@@ -165,7 +167,11 @@ function M.build(client, norm, opts, done, action)
         wanted[#wanted + 1] = it.id
       end
     end
-    if #wanted > 0 then by_id = get_many(client, wanted) end
+    if #wanted > 0 then
+      local gerr
+      by_id, gerr = get_many(client, wanted)
+      if not by_id then return nil, gerr end
+    end
     for _, it in ipairs(serial_items) do
       if by_serial[it.serial] == nil then
         local list, err = client:list_devices { serial = it.serial }

@@ -15,6 +15,8 @@ local actions = require "autopilot.bulk.actions"
 
 local M = {}
 
+local waiting = require "autopilot.waiting"
+
 local TICK = 0.25 -- seconds: the longest poll, so progress keeps moving while nothing finishes
 
 local Run = {}
@@ -224,13 +226,13 @@ function M.execute(o)
       while verifier.in_flight < read_cap do
         local req = verifier:next(now)
         if not req then break end
-        s:submit(req)
+        waiting.submit(run.client, req, run)
       end
     end
     while writer.in_flight < write_cap do
       local req = writer:next(now)
       if not req then break end
-      writer:sent(req.tag, s:submit(req))
+      writer:sent(req.tag, waiting.submit(run.client, req, run))
       run.first_write = run.first_write or now
     end
     local busy = writer:busy() or (verifier and (run.interrupted and verifier.in_flight > 0 or verifier:busy()))
@@ -246,13 +248,22 @@ function M.execute(o)
       if v and v < timeout then timeout = v end
     end
     if timeout < 0.001 then timeout = 0.001 end -- never spin
-    local results
+    local results, closed
     if writer.in_flight == 0 and (not verifier or verifier.in_flight == 0) then
       -- nothing in flight: the session's poll would return at once, so sleep until something is due
-      run.clock.sleep(timeout)
-      results = {}
+      if waiting.yields(run.client) then
+        results, closed = waiting.sleep(run.client, run, timeout)
+        results = results and {}
+      else
+        run.clock.sleep(timeout)
+        results = {}
+      end
     else
-      results = s:poll(timeout)
+      results, closed = waiting.poll(run.client, run, timeout)
+    end
+    if not results then -- an async client closed under the run: nothing more can be sent or heard
+      run.closed = closed
+      break
     end
     if writer.aborted and writer.in_flight > 0 then writer:cancel_held() end
     now = run.clock.now()

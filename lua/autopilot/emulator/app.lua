@@ -147,7 +147,7 @@ end
 
 -- Log entries are arrays (cheap to keep 100000 of); LOG_FIELDS names their slots for `state`.
 local LOG_FIELDS = { "time", "real", "method", "path", "status", "endpoint", "client-request-id", "request-id",
-  "retry-attempt", "app", "fault", "early", "batch" }
+  "retry-attempt", "app", "fault", "early", "batch", "delay" }
 
 --- Counts and logs one answer.
 -- @local
@@ -162,7 +162,7 @@ function App:record(ctx, endpoint, resp, fault, batch_rid)
   local early = ctx.early
   if early == nil then early = "" end
   self.log:push({ ctx.emu, ctx.now, ctx.method, ctx.logpath, status, endpoint, ctx.crid or "", ctx.rid or "",
-    ctx.retry_attempt or "", ctx.app_id or "", fault or "", early, batch_rid or "" })
+    ctx.retry_attempt or "", ctx.app_id or "", fault or "", early, batch_rid or "", resp.delay or 0 })
 end
 
 local function log_entry(e)

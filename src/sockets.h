@@ -1,0 +1,27 @@
+/*
+ * lua-autopilot: libcurl's socket interface, driven from one epoll descriptor. curl tells us which of its
+ * sockets to watch (socket callback) and when it next needs a call (timer callback); the descriptor is
+ * readable whenever one of them has an event, so a host's event loop can wait on it alone (with the
+ * timer) and the blocking API waits on it in epoll_wait. Level-triggered: an event not handled yet keeps
+ * the descriptor readable.
+ */
+#ifndef AP_SOCKETS_H
+#define AP_SOCKETS_H
+
+#include <curl/curl.h>
+
+typedef struct ap_sockets {
+    int epfd;        /* -1 when closed */
+    double timer_at; /* monotonic time curl next needs a timeout action (HUGE_VAL: none) */
+    CURLM *multi;
+} ap_sockets;
+
+/* Creates the epoll descriptor and installs the callbacks on multi. 0 ok, -1 with errno set. */
+int ap_sockets_open(ap_sockets *k, CURLM *multi);
+/* Hands every ready socket event to curl, then curl's timer if it is due; never blocks. */
+void ap_sockets_drive(ap_sockets *k);
+/* Sleeps until a socket has an event, curl's timer is due, or until (monotonic); a signal ends it early. */
+void ap_sockets_wait(const ap_sockets *k, double until);
+void ap_sockets_close(ap_sockets *k); /* idempotent; the multi handle stays the caller's */
+
+#endif
