@@ -344,6 +344,14 @@ static int l_pollfd(lua_State *L)
     return 1;
 }
 
+/* hold_descriptor(): close leaves the descriptor open (watching nothing) until the session is collected,
+ * for a host loop that may still have it registered when the session closes. */
+static int l_hold_descriptor(lua_State *L)
+{
+    check_open(L)->sockets.held = 1;
+    return 0;
+}
+
 /* Seconds until the session needs a step without news on its descriptor: 0 when results or callbacks
  * wait, nil when no time is due (nothing pending, or only the descriptor can bring news). */
 static int l_timeout(lua_State *L)
@@ -393,7 +401,9 @@ static int l_close(lua_State *L)
 
 static int l_gc(lua_State *L)
 {
-    session_close(check_session(L));
+    ap_session *s = check_session(L);
+    session_close(s);
+    ap_sockets_release(&s->sockets);
     return 0;
 }
 
@@ -409,10 +419,19 @@ static int l_tostring(lua_State *L)
 
 /* ---- registration ------------------------------------------------------------------------------ */
 
-static const luaL_Reg session_methods[] = {
-    {"submit", l_submit}, {"poll", l_poll},     {"request", l_request},       {"pending", l_pending},
-    {"stats", l_stats},   {"close", l_close},   {"token_info", l_token_info}, {"configure", l_configure},
-    {"cancel", l_cancel}, {"pollfd", l_pollfd}, {"timeout", l_timeout},       {NULL, NULL}};
+static const luaL_Reg session_methods[] = {{"submit", l_submit},
+                                           {"poll", l_poll},
+                                           {"request", l_request},
+                                           {"pending", l_pending},
+                                           {"stats", l_stats},
+                                           {"close", l_close},
+                                           {"token_info", l_token_info},
+                                           {"configure", l_configure},
+                                           {"cancel", l_cancel},
+                                           {"pollfd", l_pollfd},
+                                           {"timeout", l_timeout},
+                                           {"hold_descriptor", l_hold_descriptor},
+                                           {NULL, NULL}};
 
 static const luaL_Reg session_meta[] = {
     {"__gc", l_gc}, {"__close", l_gc}, {"__tostring", l_tostring}, {"__index", NULL}, {NULL, NULL}};

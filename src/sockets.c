@@ -1,6 +1,10 @@
 /*
  * lua-autopilot: libcurl's socket interface (sockets.h).
  */
+#ifndef __linux__
+#error "lua-autopilot's core drives libcurl through epoll (Linux); another system needs a backend here"
+#endif
+
 #include <errno.h>
 #include <math.h>
 #include <sys/epoll.h>
@@ -92,8 +96,16 @@ void ap_sockets_wait(const ap_sockets *k, double until)
 
 void ap_sockets_close(ap_sockets *k)
 {
+    k->timer_at = HUGE_VAL;
+    if (k->held)
+        return;
     if (k->epfd >= 0)
         close(k->epfd);
     k->epfd = -1;
-    k->timer_at = HUGE_VAL;
+}
+
+void ap_sockets_release(ap_sockets *k)
+{
+    k->held = 0;
+    ap_sockets_close(k);
 }

@@ -12,6 +12,7 @@
 
 typedef struct ap_sockets {
     int epfd;        /* -1 when closed */
+    int held;        /* a host loop registered it: close leaves it open (empty) until released */
     double timer_at; /* monotonic time curl next needs a timeout action (HUGE_VAL: none) */
     CURLM *multi;
 } ap_sockets;
@@ -22,6 +23,9 @@ int ap_sockets_open(ap_sockets *k, CURLM *multi);
 void ap_sockets_drive(ap_sockets *k);
 /* Sleeps until a socket has an event, curl's timer is due, or until (monotonic); a signal ends it early. */
 void ap_sockets_wait(const ap_sockets *k, double until);
-void ap_sockets_close(ap_sockets *k); /* idempotent; the multi handle stays the caller's */
+/* Idempotent; the multi handle stays the caller's. A held descriptor stays open, watching nothing, so that a
+ * loop that still has it registered can remove it (cqueues fails on a descriptor closed under it). */
+void ap_sockets_close(ap_sockets *k);
+void ap_sockets_release(ap_sockets *k); /* closes the descriptor, held or not */
 
 #endif

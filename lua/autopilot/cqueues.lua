@@ -18,20 +18,23 @@ local condition = require "cqueues.condition"
 
 local M = {}
 
-local closing = setmetatable({}, { __mode = "k" }) -- client -> condition signalled when it closes
+local closing = setmetatable({}, { __mode = "k" }) -- client -> { cond signalled when it closes, session }
 
 local function is_client(v)
   return type(v) == "table" and type(v.pollfd) == "function" and type(v.timeout) == "function"
 end
 
 local function closed_condition(client)
-  local c = closing[client]
-  if not c then
-    c = condition.new()
-    closing[client] = c
-    client:_on_close(function() c:signal() end)
-  end
-  return c
+  local entry = closing[client]
+  if entry then return entry.cond end
+  -- cqueues removes a descriptor from its own set only after the coroutines polling it wake, and fails on
+  -- one already closed: the session keeps it open (watching nothing) until the client is collected
+  local session = client._session
+  session:hold_descriptor()
+  entry = { cond = condition.new(), session = session }
+  closing[client] = entry
+  client:_on_close(function() entry.cond:signal() end)
+  return entry.cond
 end
 
 --- Call `fn(...)` from inside a cqueues coroutine, bridging async clients' yields to `cqueues.poll`.
