@@ -8,9 +8,11 @@
 --     -- r[1] = { true, true, n = 2 }: each function's pcall-style outcome
 --
 -- A waiting function yields its client (see `autopilot.waiting`); the scheduler sleeps on every waiting
--- client's descriptor (and the earliest of their `timeout()`s) in one `poll(2)`, then resumes them.
+-- client's descriptor (and the earliest of their `timeout()`s) in one `poll(2)`, steps each client once and
+-- resumes the functions whose results (or time) have come.
 -- @module autopilot.async
 local core = require "autopilot.core"
+local waiting = require "autopilot.waiting"
 
 local M = {}
 
@@ -63,8 +65,14 @@ function M.run(...)
     local fds, timeout = what_to_wait_for(tasks)
     if #fds == 0 and timeout == nil then break end -- every function has returned
     core.wait_readable(fds, timeout)
+    local stepped = {}
     for _, t in ipairs(tasks) do
-      if t.client then resume(t) end
+      local c = t.client
+      if c and not stepped[c] then
+        stepped[c] = true
+        c:step()
+      end
+      if c and waiting.is_due(c, t.co) then resume(t) end
     end
   end
   local results = {}

@@ -1,6 +1,7 @@
 --- Adapter for luv (libuv) event loops: async clients' calls run in coroutines that the loop resumes.
 --
 --     local uv = require "luv"
+local waiting = require "autopilot.waiting"
 --     local ap_luv = require "autopilot.luv"
 --     local client = assert(autopilot.connect { ..., async = true })
 --     local task = ap_luv.spawn(function() return client:unassign_user(id) end)
@@ -8,8 +9,8 @@
 --     -- task.done, task.ok, task.results (a table.pack) or task.error
 --
 -- One `uv_poll` handle and one timer per client, shared by every coroutine waiting on it: when the
--- client's descriptor is readable or its `timeout()` has passed, the waiting coroutines are resumed (each
--- steps the client and takes its own results). Idle clients keep no active handle, so `uv.run()` returns
+-- client's descriptor is readable or its `timeout()` has passed, the adapter steps the client once and
+-- resumes the coroutines whose results (or time) have come; each takes its own results. Idle clients keep no active handle, so `uv.run()` returns
 -- once every spawned function is done. luv is required only by this module (optional dependency).
 -- @module autopilot.luv
 local uv = require "luv"
@@ -82,13 +83,20 @@ local function step(task)
   return w
 end
 
+-- Steps the client once, then resumes the waiters that will get somewhere (waiting.is_due); the others
+-- wait on.
 function wake(w)
   local waiters = w.waiters
   w.waiters = {}
+  w.client:step()
   local touched = { [w] = true }
   for _, task in ipairs(waiters) do
-    local other = step(task)
-    if other then touched[other] = true end
+    if waiting.is_due(w.client, task.co) then
+      local other = step(task)
+      if other then touched[other] = true end
+    else
+      w.waiters[#w.waiters + 1] = task
+    end
   end
   for x in pairs(touched) do rearm(x) end
   if not w.poll and #w.waiters == 0 then w.timer:close() end -- closed and nobody left: free the timer

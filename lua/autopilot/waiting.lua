@@ -23,7 +23,9 @@ end
 local function routing(client)
   local r = client._waiting
   if not r then
-    r = { owner_of = {}, inbox = {}, waiting = {} } -- id -> owner; id -> result; owner -> deadline
+    -- id -> owner; id -> result; owner -> deadline; coroutine -> the owner it waits for
+    -- owner -> true while results of its are in the inbox
+    r = { owner_of = {}, inbox = {}, waiting = {}, by_co = setmetatable({}, { __mode = "k" }), has = {} }
     client._waiting = r
   end
   return r
@@ -49,7 +51,11 @@ end
 
 -- Hands results to the inbox; returns the owner's, taken out of it.
 local function file(r, results)
-  for _, res in ipairs(results) do r.inbox[res.id] = res end
+  for _, res in ipairs(results) do
+    r.inbox[res.id] = res
+    local o = r.owner_of[res.id]
+    if o then r.has[o] = true end
+  end
 end
 
 local function take(r, owner)
@@ -61,6 +67,7 @@ local function take(r, owner)
       r.inbox[id], r.owner_of[id] = nil, nil
     end
   end
+  r.has[owner] = nil
   table.sort(mine, function(a, b) return a.id < b.id end)
   return mine
 end
@@ -74,9 +81,10 @@ end
 
 -- Yields the client until resumed; nil, err when the client was closed meanwhile.
 local function yield_until(client, r, owner, deadline)
-  r.waiting[owner] = deadline
+  local co = coroutine.running()
+  r.waiting[owner], r.by_co[co] = deadline, owner
   coroutine.yield(client)
-  r.waiting[owner] = nil
+  r.waiting[owner], r.by_co[co] = nil, nil
   if not client._session then return nil, M.closed_error() end
   return true
 end
@@ -143,6 +151,19 @@ function M.sleep(client, owner, seconds)
     if not ok then return nil, err end
   until core.clock() >= deadline
   return true
+end
+
+--- Whether resuming `co`, which yielded `client`, would get it anywhere: its results are in, its time has
+-- come, or the client was closed (a coroutine the client does not know of: true). A loop that steps the
+-- client first can resume only these, instead of every waiter on every event.
+-- @tparam autopilot.Client client
+-- @tparam thread co
+-- @treturn boolean
+function M.is_due(client, co)
+  local r = client._waiting
+  local owner = r and r.by_co[co]
+  if not owner or not client._session then return true end
+  return r.has[owner] == true or r.waiting[owner] <= core.clock()
 end
 
 --- Seconds until the client needs a step or a waiting coroutine is due: 0 when a waiter's result is in or
