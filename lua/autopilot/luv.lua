@@ -10,8 +10,8 @@ local waiting = require "autopilot.waiting"
 --
 -- One `uv_poll` handle and one timer per client, shared by every coroutine waiting on it: when the
 -- client's descriptor is readable or its `timeout()` has passed, the adapter steps the client once and
--- resumes the coroutines whose results (or time) have come; each takes its own results. Idle clients keep no active handle, so `uv.run()` returns
--- once every spawned function is done. luv is required only by this module (optional dependency).
+-- resumes the coroutines whose results (or time) have come; each takes its own results. Idle clients keep
+-- no active handle, so `uv.run()` returns once every spawned function is done. luv is required only by this module (optional dependency).
 -- @module autopilot.luv
 local uv = require "luv"
 
