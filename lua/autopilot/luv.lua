@@ -11,7 +11,9 @@ local waiting = require "autopilot.waiting"
 -- One `uv_poll` handle and one timer per client, shared by every coroutine waiting on it: when the
 -- client's descriptor is readable or its `timeout()` has passed, the adapter steps the client once and
 -- resumes the coroutines whose results (or time) have come; each takes its own results. Idle clients keep
--- no active handle, so `uv.run()` returns once every spawned function is done. luv is required only by this module (optional dependency).
+-- no active handle, so `uv.run()` returns once every spawned function is done. libuv closes handles on the
+-- loop: after closing a client outside a running loop, run it once more (`uv.run()`), or luv fails at exit.
+-- luv is required only by this module (an optional dependency).
 -- @module autopilot.luv
 local uv = require "luv"
 
@@ -102,8 +104,23 @@ function wake(w)
   if not w.poll and #w.waiters == 0 then w.timer:close() end -- closed and nobody left: free the timer
 end
 
---- Run `fn(...)` in a coroutine driven by the default luv loop; returns at once (it starts on the spot and
--- goes on inside `uv.run()`).
+local starting, starter = {}, nil -- tasks spawned but not started yet; the 0 ms timer that starts them
+
+local function start_spawned()
+  local list = starting
+  starting = {}
+  starter:close()
+  starter = nil
+  local touched = {}
+  for _, task in ipairs(list) do
+    local w = step(task)
+    if w then touched[w] = true end
+  end
+  for w in pairs(touched) do rearm(w) end
+end
+
+--- Run `fn(...)` in a coroutine driven by the default luv loop. It starts on the loop's next turn (inside
+-- `uv.run()`), so the task's fields can be set first.
 -- @tparam function fn may call any method of async clients
 -- @param ... its arguments
 -- @treturn table the task: `done` (boolean), then `ok`, and `results` (a `table.pack` of what fn returned)
@@ -111,8 +128,11 @@ end
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then error("autopilot.luv.spawn: fn must be a function, got " .. type(fn), 2) end
   local task = { co = coroutine.create(fn), args = table.pack(...), done = false }
-  local w = step(task)
-  if w then rearm(w) end
+  starting[#starting + 1] = task
+  if not starter then
+    starter = uv.new_timer()
+    starter:start(0, 0, start_spawned)
+  end
   return task
 end
 

@@ -25,7 +25,9 @@ local function routing(client)
   if not r then
     -- id -> owner; id -> result; owner -> deadline; coroutine -> the owner it waits for
     -- owner -> true while results of its are in the inbox
-    r = { owner_of = {}, inbox = {}, waiting = {}, by_co = setmetatable({}, { __mode = "k" }), has = {} }
+    -- owner -> deadline, only for the waits that have one (timeout reads these, not every waiter)
+    r = { owner_of = {}, inbox = {}, waiting = {}, by_co = setmetatable({}, { __mode = "k" }), has = {},
+          timed = {} }
     client._waiting = r
   end
   return r
@@ -35,7 +37,7 @@ end
 -- @tparam autopilot.Client client
 -- @treturn boolean
 function M.yields(client)
-  return client._async == true and coroutine.isyieldable()
+  return type(client) == "table" and client._async == true and coroutine.isyieldable()
 end
 
 --- Queue a request for `owner`; its result comes back only to `M.poll` with the same owner.
@@ -83,8 +85,9 @@ end
 local function yield_until(client, r, owner, deadline)
   local co = coroutine.running()
   r.waiting[owner], r.by_co[co] = deadline, owner
+  if deadline < math.huge then r.timed[owner] = deadline end
   coroutine.yield(client)
-  r.waiting[owner], r.by_co[co] = nil, nil
+  r.waiting[owner], r.by_co[co], r.timed[owner] = nil, nil, nil
   if not client._session then return nil, M.closed_error() end
   return true
 end
@@ -153,6 +156,17 @@ function M.sleep(client, owner, seconds)
   return true
 end
 
+--- Give the host loop a turn in the middle of long work: on an async client inside a coroutine, yield the
+-- client, due again at once; otherwise nothing.
+-- @tparam autopilot.Client client
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] autopilot.Error code "ClientClosed"
+function M.pause(client)
+  if not M.yields(client) then return true end
+  return yield_until(client, routing(client), {}, core.clock())
+end
+
 --- Whether resuming `co`, which yielded `client`, would get it anywhere: its results are in, its time has
 -- come, or the client was closed (a coroutine the client does not know of: true). A loop that steps the
 -- client first can resume only these, instead of every waiter on every event.
@@ -180,10 +194,10 @@ function M.timeout(client)
     if o == nil or r.waiting[o] then return 0 end
   end
   local now = core.clock()
-  for _, deadline in pairs(r.waiting) do
+  for _, deadline in pairs(r.timed) do
     local d = deadline - now
     if d < 0 then d = 0 end
-    if deadline < math.huge and (t == nil or d < t) then t = d end
+    if t == nil or d < t then t = d end
   end
   return t
 end

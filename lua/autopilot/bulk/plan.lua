@@ -23,6 +23,8 @@
 local errors = require "autopilot.errors"
 local json = require "autopilot.json"
 local waiting = require "autopilot.waiting"
+
+local PAUSE_EVERY = 250 -- plan entries between turns of an async client's host loop (~1 ms of work)
 local actions = require "autopilot.bulk.actions"
 local serial = require "autopilot.serial"
 
@@ -184,7 +186,11 @@ function M.build(client, norm, opts, done, action)
     end
   end
 
-  for _, it in ipairs(items) do
+  for n, it in ipairs(items) do
+    if n % PAUSE_EVERY == 0 then -- an async client's host loop gets a turn in a long plan
+      local ok, perr = waiting.pause(client)
+      if not ok then return nil, perr end
+    end
     local e = { index = it.index, line = it.line, id = it.id, serial = it.serial }
     if it.restore then e.restored_upn, e.restored_user_name = it.restore.upn, it.restore.name end
     entries[#entries + 1] = e
