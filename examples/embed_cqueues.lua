@@ -2,7 +2,7 @@
 -- wakes every 10 ms) while several coroutines share one client, each unassigning a device, and one more
 -- runs a bulk unassign with progress. Nothing blocks the controller: a waiting call polls in cqueues.
 --
---     lua5.4 examples/embed_cqueues.lua ID [ID...]    (half one coroutine per device, half one bulk run)
+--     lua5.4 examples/embed_cqueues.lua ID ID [ID...] (the first half one coroutine each, the rest one bulk run)
 --     AUTOPILOT_EXAMPLE_EMULATOR=1 lua5.4 examples/embed_cqueues.lua
 --
 -- What to take from it: `async = true` at connect, and `autopilot.cqueues.wrap(cq, fn)` instead of

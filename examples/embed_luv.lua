@@ -2,7 +2,7 @@
 -- sockets while several coroutines share one client, each unassigning a device, and one more runs a bulk
 -- unassign with progress. Nothing blocks the loop: a waiting call yields to it.
 --
---     lua5.4 examples/embed_luv.lua ID [ID...]        (half one coroutine per device, half one bulk run)
+--     lua5.4 examples/embed_luv.lua ID ID [ID...]     (the first half one coroutine each, the rest one bulk run)
 --     AUTOPILOT_EXAMPLE_EMULATOR=1 lua5.4 examples/embed_luv.lua
 --
 -- What to take from it: `async = true` at connect; `autopilot.luv.spawn` for each piece of work (a task
