@@ -2,6 +2,7 @@
 --
 --     local ex = dofile((arg[0]:match("^(.*)/") or ".") .. "/_connect.lua")
 --     local client, emu = ex.client, ex.emu       -- emu is nil against a real tenant
+--     local client = ex.connect { async = true }  -- or: with more connect options (then ex.client is it)
 --
 -- * `AUTOPILOT_EXAMPLE_EMULATOR=1`: start an emulator in this process (200 devices, Intune's throttling on a
 --   clock ten times as fast) and sign in as its app. `ex.limit` is the write budget scaled to that clock.
@@ -21,31 +22,48 @@ local function fail(msg)
   os.exit(2)
 end
 
+local base -- connect's options for the target, or nil for autopilot.connect() from the environment
 if target == "1" then
   local emulator = require "autopilot.emulator"
   local emu, err = emulator.start { devices = 200, seed = 2026, throttle = true, time_scale = TIME_SCALE }
   if not emu then fail("cannot start the emulator: " .. tostring(err)) end
   ex.emu = emu
   ex.limit = { writes = 100, seconds = 20 / TIME_SCALE }
-  ex.client, err = autopilot.connect { tenant = emu.tenant, client_id = emu.client_id,
-    client_secret = emu.client_secret, graph_url = emu.url, login_url = emu.url }
-  if not ex.client then fail(tostring(err)) end
+  base = { tenant = emu.tenant, client_id = emu.client_id, client_secret = emu.client_secret,
+    graph_url = emu.url, login_url = emu.url }
 elseif target and target ~= "" then
-  local client, err = autopilot.connect { tenant = os.getenv("AZURE_TENANT_ID"),
-    client_id = os.getenv("AZURE_CLIENT_ID"), client_secret = os.getenv("AZURE_CLIENT_SECRET"),
-    graph_url = target, login_url = target }
-  if not client then fail(tostring(err)) end
-  ex.client = client
-else
-  local client, err = autopilot.connect()
-  if not client then fail(tostring(err)) end
-  ex.client = client
+  base = { tenant = os.getenv("AZURE_TENANT_ID"), client_id = os.getenv("AZURE_CLIENT_ID"),
+    client_secret = os.getenv("AZURE_CLIENT_SECRET"), graph_url = target, login_url = target }
 end
+
+--- Connect to the target with `extra` connect options on top (e.g. `{ async = true }`); the client becomes
+-- `ex.client`, which `ex.exit` closes. Exits with code 2 when connect fails.
+-- @tparam[opt] table extra
+-- @treturn autopilot.Client
+function ex.connect(extra)
+  local opts = base
+  if extra then
+    -- connect() alone reads the AZURE_* variables; with options, the same ones are read here
+    opts = {}
+    for k, v in pairs(base or require("autopilot.credentials").from_environment()) do opts[k] = v end
+    for k, v in pairs(extra) do opts[k] = v end
+  end
+  local client, err = autopilot.connect(opts)
+  if not client then fail(tostring(err)) end
+  rawset(ex, "client", client)
+  return client
+end
+
+-- `ex.client` connects on first use, so that a script calling `ex.connect(extra)` makes only its own client
+setmetatable(ex, { __index = function(_, k)
+  if k == "client" then return ex.connect() end
+end })
 
 --- Close the client and stop an in-process emulator; then exit with `code`.
 -- @tparam integer code
 function ex.exit(code)
-  ex.client:close()
+  local client = rawget(ex, "client")
+  if client then client:close() end
   if ex.emu then ex.emu:stop() end
   os.exit(code)
 end

@@ -4,7 +4,8 @@
 # "RESULT|benchmark|figure|value|target|verdict" lines (see bench/common.lua) and commentary on stderr.
 #   sh scripts/bench.sh                  all of them (about ten minutes: the sequential loop alone takes five)
 #   sh scripts/bench.sh latency raw      some: scenario1 (benchmarks 1 and 4), latency, raw, listing,
-#                                        emulator_load (the emulator under wrk), soak (RSS and descriptors)
+#                                        emulator_load (the emulator under wrk), soak (RSS and descriptors),
+#                                        embed (the latency-bound run inside a luv loop)
 # Environment: BENCH_SEQ=0 skips the sequential SDK-style loop, BENCH_CALLGRIND=0 the instruction counts.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ LUA_PATH="./?.lua;lua/?.lua;lua/?/init.lua;;"
 LUA_CPATH="build/?.so;;"
 export LUA_PATH LUA_CPATH
 
-benches=${*:-scenario1 latency raw listing emulator_load soak}
+benches=${*:-scenario1 latency raw listing emulator_load soak embed}
 flags=""
 [ "${BENCH_SEQ:-}" = 0 ] && flags="${flags}BENCH_SEQ=0 "
 [ "${BENCH_CALLGRIND:-}" = 0 ] && flags="${flags}BENCH_CALLGRIND=0 "
