@@ -106,17 +106,25 @@ end
 
 local starting, starter = {}, nil -- tasks spawned but not started yet; the 0 ms timer that starts them
 
+-- Starts spawned tasks, START_SLICE a turn: thousands spawned at once must not hold the loop for long.
+local START_SLICE = 32
+
 local function start_spawned()
-  local list = starting
-  starting = {}
-  starter:close()
-  starter = nil
+  local list, rest = starting, {}
+  for i = START_SLICE + 1, #list do rest[#rest + 1] = list[i] end
+  starting = rest
   local touched = {}
-  for _, task in ipairs(list) do
-    local w = step(task)
+  for i = 1, math.min(START_SLICE, #list) do
+    local w = step(list[i])
     if w then touched[w] = true end
   end
   for w in pairs(touched) do rearm(w) end
+  if #starting == 0 then
+    starter:close()
+    starter = nil
+  else
+    starter:start(1, 0, start_spawned) -- 1 ms: a 0 ms timer started in a timer callback runs in the same pass
+  end
 end
 
 --- Run `fn(...)` in a coroutine driven by the default luv loop. It starts on the loop's next turn (inside
