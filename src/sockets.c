@@ -7,7 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
-#include <sys/epoll.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -45,6 +45,10 @@ int ap_sockets_open(ap_sockets *k, CURLM *multi)
 {
     k->multi = multi;
     k->timer_at = HUGE_VAL;
+    k->nready = 0;
+    k->ready = malloc(EVENTS_AT_ONCE * sizeof *k->ready);
+    if (!k->ready)
+        return -1;
     k->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (k->epfd < 0)
         return -1;
@@ -62,24 +66,36 @@ static int curl_flags(unsigned events)
            (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) | (events & EPOLLERR ? CURL_CSELECT_ERR : 0);
 }
 
+static void dispatch(ap_sockets *k, const struct epoll_event *ev, int n)
+{
+    int running;
+    for (int i = 0; i < n; i++)
+        curl_multi_socket_action(k->multi, ev[i].data.fd, curl_flags(ev[i].events), &running);
+}
+
 void ap_sockets_drive(ap_sockets *k)
 {
     if (k->epfd < 0)
         return;
-    int running, n;
+    int running, n = k->nready;
+    if (n > 0) { /* what the wait just saw: the same events as asking again, one syscall fewer */
+        k->nready = 0;
+        dispatch(k, k->ready, n);
+    }
     struct epoll_event ev[EVENTS_AT_ONCE];
-    do {
+    while (n == 0 || n == EVENTS_AT_ONCE) {
         n = epoll_wait(k->epfd, ev, EVENTS_AT_ONCE, 0);
-        for (int i = 0; i < n; i++)
-            curl_multi_socket_action(k->multi, ev[i].data.fd, curl_flags(ev[i].events), &running);
-    } while (n == EVENTS_AT_ONCE);
+        dispatch(k, ev, n > 0 ? n : 0);
+        if (n <= 0)
+            break;
+    }
     for (int r = 0; r < TIMER_ROUNDS && k->timer_at <= ap_now(); r++) {
         k->timer_at = HUGE_VAL; /* the action sets it again if curl wants another */
         curl_multi_socket_action(k->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
 }
 
-void ap_sockets_wait(const ap_sockets *k, double until)
+void ap_sockets_wait(ap_sockets *k, double until)
 {
     if (k->epfd < 0)
         return;
@@ -90,13 +106,16 @@ void ap_sockets_wait(const ap_sockets *k, double until)
         ms = 0;
     if (ms > 86400000.0)
         ms = 86400000.0;
-    struct epoll_event ev;
-    epoll_wait(k->epfd, &ev, 1, (int)ms); /* only waits: ap_sockets_drive takes the events */
+    int n = epoll_wait(k->epfd, k->ready, EVENTS_AT_ONCE, (int)ms);
+    k->nready = n > 0 ? n : 0;
 }
 
 void ap_sockets_close(ap_sockets *k)
 {
     k->timer_at = HUGE_VAL;
+    k->nready = 0;
+    free(k->ready);
+    k->ready = NULL;
     if (k->held)
         return;
     if (k->epfd >= 0)
