@@ -5,15 +5,10 @@
 local cqueues = require "cqueues"
 local ap_cq = require "autopilot.cqueues"
 local autopilot = require "autopilot"
-local emulator = require "autopilot.emulator"
 local tenant = require "tenant"
 local embed = require "embed"
 
-local function start(extra)
-  local cfg = { devices = 60, seed = 13, latency = { fixed = 200 } }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  return assert(emulator.start(cfg))
-end
+local function start(extra) return embed.start(13, extra) end
 
 -- A coroutine on cq that counts 10 ms sleeps until `done()` is true.
 local function ticker(cq, done)

@@ -5,15 +5,10 @@
 local uv = require "luv"
 local ap_luv = require "autopilot.luv"
 local autopilot = require "autopilot"
-local emulator = require "autopilot.emulator"
 local tenant = require "tenant"
 local embed = require "embed"
 
-local function start(extra)
-  local cfg = { devices = 60, seed = 12, latency = { fixed = 200 } }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  return assert(emulator.start(cfg))
-end
+local function start(extra) return embed.start(12, extra) end
 
 -- A 10 ms repeating timer that counts until stopped.
 local function ticker()

@@ -4,17 +4,12 @@
 -- client, real emulator, real sockets; nothing here depends on how fast the machine is.
 local autopilot = require "autopilot"
 local async = require "autopilot.async"
-local emulator = require "autopilot.emulator"
 local tenant = require "tenant"
 local embed = require "embed"
 
 local MISSING = "00000000-0000-4000-8000-000000000000"
 
-local function start(extra)
-  local cfg = { devices = 60, seed = 11, latency = { fixed = 200 } }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  return assert(emulator.start(cfg))
-end
+local function start(extra) return embed.start(11, extra) end
 
 describe("embedding protocol", function()
   it("gives a host a descriptor, 'r', a timeout and a step that never blocks", function()

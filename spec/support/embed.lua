@@ -1,5 +1,17 @@
---- What the embedding specs read from the emulator: how many answers it held at once.
+--- The embedding specs' emulator, and what they read from it: how many answers it held at once.
+local emulator = require "autopilot.emulator"
+
 local M = {}
+
+--- An emulator for the embedding specs: 60 devices, answers held 200 ms unless `extra` says otherwise.
+-- @tparam integer seed
+-- @tparam[opt] table extra config keys on top (`latency = false` for none)
+-- @treturn table the started emulator
+function M.start(seed, extra)
+  local cfg = { devices = 60, seed = seed, latency = { fixed = 200 } }
+  for k, v in pairs(extra or {}) do cfg[k] = v end
+  return assert(emulator.start(cfg))
+end
 
 --- The most requests to an endpoint the emulator held at once (each from its arrival, `real`, for the
 -- `delay` it held the answer), from its request log.
