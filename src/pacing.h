@@ -9,7 +9,7 @@
  *   (at least 5), so a window's writes leave in a third of the window instead of all at once, and a second
  *   process starting together overshoots the server's budget by little before the first 429 comes back.
  * - Adaptation: a 429 on a write started since the last decrease lowers the adapted window to what the
- *   server accepted of ours in the window before it (at most 95% of what it was): other processes or apps
+ *   server accepted of ours in the window before it (at most 98% of what it was): other processes or apps
  *   spend the same per-app budget. Later 429s of writes already in flight then refine it (lower only), as
  *   the refused starts leave the count. After each window without a 429 it grows back toward the ceiling by
  *   a quarter write (additive increase); after 8 clean windows in a row the step doubles each window (at
