@@ -7,10 +7,11 @@
 
 #include "pacing.h"
 
-#define SPREAD_RATE 3.0       /* starts leave at this many times the budget's rate */
-#define BURST_SHARE 0.1       /* ... after a burst of this share of the window */
+#define SPREAD_RATE 1.5       /* starts leave at this many times the budget's rate */
+#define BURST_SHARE 0.5       /* ... after a burst of this share of the window */
 #define MIN_BURST 5           /* ... or of this many: a small budget is not dripped out one by one */
-#define DECREASE_AT_MOST 0.95 /* a decrease takes at least 5% off */
+#define DECREASE_AT_MOST 0.98 /* a decrease takes at least 2% off (in-flight 429s refine it further) */
+#define GROW_STEP 0.25        /* writes per window added per clean window */
 #define PROBE_AFTER 8         /* clean windows in a row before growth speeds up (doubling per window) */
 #define STEP_MAX 64           /* ... up to this many writes per window at once */
 #define DEFAULT_MARGIN 0.05   /* seconds, until the session has measured its own */
@@ -148,11 +149,26 @@ static void decrease(ap_pacing *p, double started, double now)
     p->decreases++;
 }
 
-/* Additive increase: one write per clean window, as TCP's congestion avoidance, because two processes
- * sharing one app each probe for more (measured: growing by a share of the distance to the ceiling took
- * 1.12-1.27x the floor with two processes, one write per window 1.05-1.12x). After PROBE_AFTER clean
- * windows in a row the step doubles each window, so a long run recovers from a passing burst of another
- * app's writes. */
+/* A later 429 of the writes already in flight when the rate was decreased: the refused starts have left
+ * the ring since, so what the server accepted of ours before this one is known better now. Lowers the
+ * adapted window further (never raises it); counts no new decrease. */
+static void refine(ap_pacing *p, double started)
+{
+    double to = accepted_before(p, started);
+    if (to < 1)
+        to = 1;
+    if (to < p->adapted)
+        p->adapted = to;
+}
+
+/* Additive increase: a quarter write per clean window, as TCP's congestion avoidance, because two
+ * processes sharing one app each probe for more, and the one whose writes reach the server first in each
+ * window is never refused: what it gains by probing, the other loses, so the two finish apart (measured,
+ * two processes: growing by a share of the distance to the ceiling took 1.12-1.27x the floor; one write
+ * per window 1.07-1.19x, the children finishing 2.8 s apart; a quarter 1.05-1.08x with fixed windows,
+ * 1.05-1.11x with a sliding one).
+ * After PROBE_AFTER clean windows in a row the step doubles each window, so a long run recovers from a
+ * passing burst of another app's writes. */
 static void grow(ap_pacing *p, double now)
 {
     if (now < p->hold_until || p->adapted >= p->limit_writes)
@@ -164,7 +180,7 @@ static void grow(ap_pacing *p, double now)
     if (now - p->grow_mark < window(p))
         return;
     p->streak++;
-    double step = 1;
+    double step = GROW_STEP;
     if (p->streak > PROBE_AFTER)
         step = ldexp(1, (int)(p->streak - PROBE_AFTER) < 6 ? (int)(p->streak - PROBE_AFTER) : 6);
     if (step > STEP_MAX)
@@ -192,6 +208,8 @@ void ap_pacing_reply(ap_pacing *p, int write, double started, long status, doubl
                 forget_start(p, started);
                 if (started >= p->last_decrease)
                     decrease(p, started, now);
+                else if (started > p->last_decrease - window(p))
+                    refine(p, started);
             }
         }
     } else if (status > 0 && write && p->limit_writes > 0) {

@@ -5,12 +5,15 @@
  * - The ceiling: at most `writes` starts in any window of `seconds` + margin, where the margin covers the
  *   difference between when the client starts a request and when the server counts it (measured: the
  *   time to send it, plus half the least reply time seen). The configured limit is never exceeded.
- * - The shape: within that, starts are spread at three times the budget's rate after a burst of a tenth of
- *   it (at least 5), so a window's writes leave in a third of the window instead of all at once.
+ * - The shape: within that, starts are spread at 1.5 times the budget's rate after a burst of half of it
+ *   (at least 5), so a window's writes leave in a third of the window instead of all at once, and a second
+ *   process starting together overshoots the server's budget by little before the first 429 comes back.
  * - Adaptation: a 429 on a write started since the last decrease lowers the adapted window to what the
- *   server accepted of ours in the window before it (at most 95% of what it was): other processes or apps
- *   spend the same per-app budget. After each window without a 429 it grows back toward the ceiling by one
- *   write (additive increase); after 8 clean windows in a row the step doubles each window (at most 64).
+ *   server accepted of ours in the window before it (at most 98% of what it was): other processes or apps
+ *   spend the same per-app budget. Later 429s of writes already in flight then refine it (lower only), as
+ *   the refused starts leave the count. After each window without a 429 it grows back toward the ceiling by
+ *   a quarter write (additive increase); after 8 clean windows in a row the step doubles each window (at
+ *   most 64).
  * - The pause: a 429 on a request started before the current pause was decided says nothing new (its
  *   Retry-After may be stale by its latency), so only fresh ones start or extend the pause.
  */
