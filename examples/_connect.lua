@@ -68,4 +68,28 @@ function ex.exit(code)
   os.exit(code)
 end
 
+--- The embedding examples' devices and how they split: ids from the command line, or in a rehearsal up to
+-- 24 emulator devices that have a user, every answer held 100 ms as over a real network (so the host's own
+-- work visibly runs meanwhile). Exits 2 with a usage line when there are fewer than two.
+-- @tparam string script the example's path, for the usage line
+-- @treturn table singles (the first half), table bulk (the rest)
+function ex.embed_targets(script)
+  local ids = { table.unpack(arg) }
+  if #ids == 0 and ex.emu then
+    ex.emu:configure { latency = { fixed = 100 } }
+    for _, d in ipairs(ex.emu:state { log = false }.devices) do
+      if d.userPrincipalName ~= "" and #ids < 24 then ids[#ids + 1] = d.id end
+    end
+  end
+  if #ids < 2 then
+    io.stderr:write("usage: lua5.4 " .. script .. " ID ID [ID...]\n")
+    ex.exit(2)
+  end
+  local singles, bulk = {}, {}
+  for i, id in ipairs(ids) do
+    table.insert(i <= #ids // 2 and singles or bulk, id)
+  end
+  return singles, bulk
+end
+
 return ex

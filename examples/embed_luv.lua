@@ -14,23 +14,7 @@ local ap_luv = require "autopilot.luv"
 local ex = dofile((arg[0]:match("^(.*)/") or ".") .. "/_connect.lua")
 local client = ex.connect { async = true } -- calls made inside a coroutine yield instead of blocking
 
--- The devices: from the command line, or a rehearsal on the emulator's devices that have a user.
-local ids = { table.unpack(arg) }
-if #ids == 0 and ex.emu then
-  -- every answer 100 ms late, as over a real network, so that the host's timer has time to tick meanwhile
-  ex.emu:configure { latency = { fixed = 100 } }
-  for _, d in ipairs(ex.emu:state { log = false }.devices) do
-    if d.userPrincipalName ~= "" and #ids < 24 then ids[#ids + 1] = d.id end
-  end
-end
-if #ids < 2 then
-  io.stderr:write("usage: lua5.4 examples/embed_luv.lua ID ID [ID...]\n")
-  ex.exit(2)
-end
-local singles, bulk = {}, {}
-for i, id in ipairs(ids) do
-  table.insert(i <= #ids // 2 and singles or bulk, id)
-end
+local singles, bulk = ex.embed_targets("examples/embed_luv.lua")
 
 -- The host's own work: a timer every 10 ms, which records the longest gap between two ticks.
 local ticks, busy_ticks, longest_ms, last = 0, 0, 0, uv.hrtime()
